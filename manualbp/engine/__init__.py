@@ -1,0 +1,35 @@
+"""manualbp's own backprop engine, exposed as an implementation of the public protocol.
+
+The module itself is the implementation (``--impl manualbp.engine``, and the default of
+every check): :func:`loss`, :func:`gradients`, :func:`intermediates`, :func:`step`,
+``supports_complex = True``. The pieces — activations, losses, layers with explicit
+caches, the :class:`Network`, the SGD trainer and the scalar graph nodes — live in the
+submodules and are written to be read next to the equations.
+"""
+
+from __future__ import annotations
+
+from manualbp.engine.implementation import EngineImplementation, prepare
+from manualbp.engine.network import BackwardPass, ForwardPass, Network
+
+__all__ = [
+    "BackwardPass",
+    "EngineImplementation",
+    "ForwardPass",
+    "Network",
+    "gradients",
+    "intermediates",
+    "loss",
+    "name",
+    "prepare",
+    "step",
+    "supports_complex",
+]
+
+_default = EngineImplementation()
+name = _default.name
+supports_complex = True
+loss = _default.loss
+gradients = _default.gradients
+intermediates = _default.intermediates
+step = _default.step

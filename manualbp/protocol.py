@@ -1,0 +1,246 @@
+"""The implementation protocol: what any backprop implementation provides to be checked.
+
+An implementation is any object (a module, a class instance, a namespace) with::
+
+    loss(arch, params, x, y) -> float
+    gradients(arch, params, x, y) -> (loss, {name: array of the parameter's shape})
+
+and optionally::
+
+    step(arch, params, x, y, lr, frozen=frozenset()) -> new params   # θ - lr ∂E/∂θ
+    intermediates(arch, params, x, y) -> {"z": [...], "a": [...], "delta": [...]}
+    supports_complex = True        # complex parameters flow through ``loss``
+    supports(arch) -> bool         # False: this architecture is not implemented
+    name = "..."                   # how reports name it
+
+``arch`` is an :class:`~manualbp.architecture.Architecture`; params, x and y are as in
+:mod:`manualbp.params`. Per-layer lists hold layers 1..L in order (entry ``l - 1`` is layer
+l) and δ_l = ∂E/∂z_l. An implementation that raises ``NotImplementedError`` for an
+architecture (or whose ``supports`` returns False) gets that case reported as ``skipped``.
+
+This module loads implementations by name and calls them defensively, turning what a
+misbehaving implementation does into :class:`ImplementationFault` (reported as ``fail``)
+and what it does not implement into :class:`Unsupported` (reported as ``skipped``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from manualbp.architecture import Architecture
+from manualbp.errors import ImplementationError, describe
+
+
+@runtime_checkable
+class Implementation(Protocol):
+    """The two required functions of the protocol (see the module docstring for the rest)."""
+
+    def loss(self, arch: Architecture, params: Mapping[str, Any], x: Any, y: Any) -> float:
+        """E(θ) on the batch."""
+        ...
+
+    def gradients(
+        self, arch: Architecture, params: Mapping[str, Any], x: Any, y: Any
+    ) -> tuple[float, dict[str, np.ndarray]]:
+        """(E, {name: ∂E/∂name})."""
+        ...
+
+
+class Unsupported(Exception):
+    """The implementation does not cover this architecture (the case is ``skipped``)."""
+
+
+class ImplementationFault(Exception):
+    """The implementation raised, or returned something outside the protocol (``fail``)."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which optional parts of the protocol an implementation provides."""
+
+    step: bool
+    intermediates: bool
+    complex: bool
+
+
+def capabilities(impl: object) -> Capabilities:
+    """Read the optional parts of the protocol off ``impl``."""
+    return Capabilities(
+        step=callable(getattr(impl, "step", None)),
+        intermediates=callable(getattr(impl, "intermediates", None)),
+        complex=getattr(impl, "supports_complex", False) is True,
+    )
+
+
+def implementation_name(impl: object, default: str = "") -> str:
+    """The name reports use: ``impl.name``, else ``default``, else the object's own name."""
+    name = getattr(impl, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    if default:
+        return default
+    return getattr(impl, "__name__", type(impl).__name__)
+
+
+def _import_module(module_part: str) -> Any:
+    if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
+        path = Path(module_part)
+        if not path.is_file():
+            raise ImplementationError(f"--impl: file {module_part!r} does not exist")
+        module_name = f"manualbp_user_{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise ImplementationError(f"--impl: cannot load {module_part!r} as a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        return module
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` would: the user's own package
+    return importlib.import_module(module_part)
+
+
+def load_implementation(spec: str) -> Any:
+    """Load ``package.module``, ``package.module:object`` or ``path/to/file.py[:object]``.
+
+    A class named as the object is instantiated without arguments. Raises
+    :class:`ImplementationError` when the target cannot be imported or lacks ``loss`` or
+    ``gradients``.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ImplementationError(f"--impl: got {describe(spec)}, expected package.module[:object]")
+    module_part, _, object_part = spec.partition(":")
+    try:
+        target: Any = _import_module(module_part)
+    except ImplementationError:
+        raise
+    except Exception as exc:  # any import-time failure of user code is bad input here
+        raise ImplementationError(
+            f"--impl {spec}: cannot import {module_part!r} ({type(exc).__name__}: {exc})"
+        ) from None
+    if object_part:
+        for attribute in object_part.split("."):
+            if not hasattr(target, attribute):
+                raise ImplementationError(
+                    f"--impl {spec}: {module_part!r} has no attribute {object_part!r}"
+                )
+            target = getattr(target, attribute)
+        if isinstance(target, type):
+            try:
+                target = target()
+            except Exception as exc:
+                raise ImplementationError(
+                    f"--impl {spec}: cannot instantiate {object_part} without arguments "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
+    missing = [name for name in ("loss", "gradients") if not callable(getattr(target, name, None))]
+    if missing:
+        raise ImplementationError(
+            f"--impl {spec}: lacks {' and '.join(missing)}; expected loss(arch, params, x, y) "
+            "and gradients(arch, params, x, y)"
+        )
+    return target
+
+
+def unsupported_reason(impl: object, arch: Architecture) -> str | None:
+    """Why ``impl`` declares it cannot run ``arch`` (via ``supports``), or None if it can."""
+    supports = getattr(impl, "supports", None)
+    if not callable(supports):
+        return None
+    try:
+        verdict = supports(arch)
+    except Exception as exc:
+        raise ImplementationFault(f"supports() raised {type(exc).__name__}: {exc}") from None
+    if verdict:
+        return None
+    return f"the implementation declares it does not support {arch.describe()}"
+
+
+def call(impl: object, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call ``impl.method(*args)``.
+
+    NotImplementedError becomes :class:`Unsupported`, any other exception
+    :class:`ImplementationFault`.
+    """
+    function: Callable[..., Any] = getattr(impl, method)
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError as exc:
+        raise Unsupported(f"{method}() raised NotImplementedError: {exc}".rstrip(": ")) from None
+    except Exception as exc:
+        raise ImplementationFault(f"{method}() raised {type(exc).__name__}: {exc}") from None
+
+
+def as_loss(value: Any, method: str = "loss") -> float | complex:
+    """A loss value as a Python number; non-numbers and non-scalars are an ImplementationFault."""
+    if isinstance(value, (bool, str, bytes)) or value is None:
+        raise ImplementationFault(f"{method}() returned {describe(value)}, expected a float")
+    try:
+        array = np.asarray(value)
+    except Exception:
+        raise ImplementationFault(
+            f"{method}() returned {describe(value)}, expected a float"
+        ) from None
+    if array.shape != () or array.dtype.kind not in "iufc":
+        raise ImplementationFault(
+            f"{method}() returned {describe(value)} (shape {array.shape}, dtype {array.dtype}), "
+            "expected a float"
+        )
+    number = array.item()
+    if array.dtype.kind != "c" and not math.isfinite(float(number)):
+        raise ImplementationFault(f"{method}() returned {number}, expected a finite float")
+    return number
+
+
+def checked_gradients(arch: Architecture, result: Any) -> tuple[float, dict[str, np.ndarray]]:
+    """Validate what ``gradients()`` returned: (finite float, one finite array per parameter).
+
+    Raises :class:`ImplementationFault` naming the first problem (not a tuple, missing or
+    extra names, wrong shape, NaN/inf).
+    """
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise ImplementationFault(
+            f"gradients() returned {describe(result)}, expected a (loss, {{name: array}}) tuple"
+        )
+    value = as_loss(result[0], "gradients")
+    grads = result[1]
+    if not isinstance(grads, Mapping):
+        raise ImplementationFault(
+            f"gradients() returned {describe(grads)} as gradients, expected a dict of arrays"
+        )
+    shapes = arch.param_shapes()
+    missing = [name for name in shapes if name not in grads]
+    extra = sorted(str(name) for name in grads if name not in shapes)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra)}")
+        raise ImplementationFault(
+            f"gradients() returned names with {'; '.join(parts)}; expected {', '.join(shapes)}"
+        )
+    checked: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        try:
+            array = np.asarray(grads[name])
+        except Exception:
+            raise ImplementationFault(f"gradient {name} is not an array") from None
+        if array.dtype.kind not in "iufc":
+            raise ImplementationFault(f"gradient {name} has dtype {array.dtype}, expected float")
+        if array.shape != shape:
+            raise ImplementationFault(f"gradient {name} has shape {array.shape}, expected {shape}")
+        if not np.all(np.isfinite(array)):
+            raise ImplementationFault(f"gradient {name} contains NaN or inf")
+        checked[name] = array
+    return float(np.real(value)), checked

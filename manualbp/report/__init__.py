@@ -1,0 +1,5 @@
+"""Reports: the JSON record of truth (:mod:`manualbp.report.model`) and its views."""
+
+from manualbp.report.model import SCHEMA_VERSION, Report, merge_reports, read_report
+
+__all__ = ["SCHEMA_VERSION", "Report", "merge_reports", "read_report"]
