@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from manualbp.architecture import Architecture
-from manualbp.errors import BatchError, ParameterError, describe
+from manualbp.errors import BatchError, ParameterError
 
 Params = dict[str, np.ndarray]
 
@@ -36,7 +36,7 @@ def check_params(arch: Architecture, params: Mapping[str, object]) -> Params:
     """
     if not isinstance(params, Mapping):
         raise ParameterError(
-            f"params: got {describe(params)}, expected a dict of arrays "
+            f"params: got {type(params).__name__}, expected a dict of arrays "
             f"{', '.join(arch.param_names)}"
         )
     shapes = arch.param_shapes()
