@@ -1,0 +1,126 @@
+"""The finite-difference check: any implementation's gradients against its own loss.
+
+Only ``loss`` and ``gradients`` are needed. For each case, on f(θ) = loss(θ):
+
+``consistency``   gradients() is a well-behaved function (:mod:`.fd_consistency`);
+``central``       fourth-order central differences for every entry, step scaled to the entry;
+``complex_step``  Im f(θ + i·h·e_i)/h for every entry, to rounding level (supports_complex);
+``directional``   K random unit directions: gᵀv against the derivative along v, in O(K)
+                  evaluations (instead of the two above when P > ``max_elementwise``);
+``taylor``        the step-size-free verdict from the decay of the Taylor remainder.
+
+Tolerances come from an error model of each method (:mod:`.fd_lines`): the rounding noise
+of the loss and of the gradient (both measured), the a-priori rounding γ of the gradient,
+κ = ``safety``; every Finding writes its rule in ``tolerance_reason``. Perturbations that
+cross a kink (ReLU at 0) are recognised from the one-sided derivatives and never produce a
+false ``fail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from manualbp.case import Case
+from manualbp.checks.fd_case import METHODS, CaseContext, FDOptions
+from manualbp.checks.fd_consistency import call_gradients, consistency_findings
+from manualbp.checks.fd_elementwise import (
+    central_findings,
+    complex_step_findings,
+    directional_findings,
+)
+from manualbp.checks.fd_objective import Objective, gradient_noise, loss_noise
+from manualbp.checks.fd_taylor import taylor_findings
+from manualbp.findings import Finding
+from manualbp.protocol import (
+    ImplementationFault,
+    Unsupported,
+    capabilities,
+    unsupported_reason,
+)
+
+__all__ = ["METHODS", "FDOptions", "run"]
+
+
+def run(
+    impl: object,
+    cases: Iterable[Case],
+    *,
+    impl_name: str = "",
+    options: FDOptions | None = None,
+) -> Iterator[Finding]:
+    """Yield the Findings (check ``fd``) of every case, one case after another.
+
+    A case the implementation does not support gives one ``skipped`` Finding; an
+    implementation that raises or breaks the protocol gives a ``fail`` Finding saying what
+    it did, and the check goes on with the next method or case.
+    """
+    options = options or FDOptions()
+    for case in cases:
+        yield from _run_case(impl, case, impl_name, options)
+
+
+def _problem(
+    case: Case, impl_name: str, error: Exception, quantity: str, method: str = ""
+) -> Finding:
+    """``skipped`` for Unsupported (quantity "case", or the method when only it is
+    unsupported), ``fail`` naming ``quantity`` (e.g. "loss()") for an ImplementationFault."""
+    skipped = isinstance(error, Unsupported)
+    return Finding(
+        check="fd",
+        case=case.case_id,
+        quantity=(method or "case") if skipped else quantity,
+        verdict="skipped" if skipped else "fail",
+        reason=str(error),
+        method=method,
+        seed=case.seed,
+        impl=impl_name,
+    )
+
+
+def _run_case(impl: object, case: Case, impl_name: str, options: FDOptions) -> Iterator[Finding]:
+    try:
+        reason = unsupported_reason(impl, case.arch)
+    except ImplementationFault as error:
+        yield _problem(case, impl_name, error, "supports()")
+        return
+    if reason is not None:
+        yield _problem(case, impl_name, Unsupported(reason), "case")
+        return
+    objective = Objective(impl, case)
+    try:
+        f0 = float(objective.value(objective.theta))
+    except (ImplementationFault, Unsupported) as error:
+        yield _problem(case, impl_name, error, "loss()")
+        return
+    try:
+        first = call_gradients(impl, case)
+    except (ImplementationFault, Unsupported) as error:
+        yield _problem(case, impl_name, error, "gradients()")
+        return
+    rng = np.random.default_rng([options.seed, case.seed if case.seed is not None else 0])
+    try:
+        noise = loss_noise(objective, f0, rng)
+    except (ImplementationFault, Unsupported) as error:
+        yield _problem(case, impl_name, error, "loss()")
+        return
+    try:
+        noise_g = gradient_noise(objective, rng)
+    except (ImplementationFault, Unsupported) as error:
+        yield _problem(case, impl_name, error, "gradients()")
+        return
+    ctx = CaseContext(case, impl_name, options, objective, f0, first.grads, noise, noise_g, rng)
+    methods: dict[str, Callable[[], Iterable[Finding]]] = {
+        "consistency": lambda: consistency_findings(ctx, first, impl),
+        "central": lambda: central_findings(ctx),
+        "complex_step": lambda: complex_step_findings(ctx),
+        "directional": lambda: directional_findings(ctx, capabilities(impl).complex),
+        "taylor": lambda: taylor_findings(ctx),
+    }
+    for method in options.planned(objective.size, capabilities(impl).complex):
+        try:
+            yield from methods[method]()
+        except (ImplementationFault, Unsupported) as error:
+            called = "gradients()" if method == "consistency" else "loss()"
+            yield _problem(case, impl_name, error, called, method)

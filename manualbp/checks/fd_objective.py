@@ -1,0 +1,174 @@
+"""The loss as a function of the flat parameter vector θ, and the noise of its evaluation.
+
+Every finite-difference method looks at one function, f(θ) = loss(arch, unflatten(θ), x, y),
+evaluated through the implementation's own ``loss`` (see :mod:`manualbp.protocol`). Every
+perturbed evaluation goes through :meth:`Objective.losses`, which takes a block of parameter
+vectors: the one seam a batched evaluator (one vectorised forward pass per block) replaces.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from manualbp.case import Case
+from manualbp.params import flatten, unflatten
+from manualbp.protocol import ImplementationFault, as_loss, call, checked_gradients
+
+EPS = float(np.finfo(np.float64).eps)
+
+#: Rows per block of perturbed parameter vectors (bounds memory at BLOCK_ROWS·P numbers).
+BLOCK_ROWS = 256
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    frozen = np.array(array, copy=True)
+    frozen.flags.writeable = False
+    return frozen
+
+
+class Objective:
+    """f(θ) for one case and one implementation; θ (P,) is the case's flattened parameters.
+
+    x and y are passed read-only, and each evaluation gets fresh parameter arrays, so an
+    implementation cannot change the case by writing into what it is given.
+    """
+
+    def __init__(self, impl: object, case: Case) -> None:
+        self.impl = impl
+        self.arch = case.arch
+        self.theta = flatten(case.arch, case.params).astype(np.float64)
+        self.x = _read_only(case.x)
+        self.y = _read_only(case.y)
+
+    @property
+    def size(self) -> int:
+        """P, the number of scalar parameters."""
+        return int(self.theta.shape[0])
+
+    def value(self, theta: np.ndarray) -> float | complex:
+        """f(θ) for one vector θ (P,); complex θ must give a complex value (complex step)."""
+        params = unflatten(self.arch, np.array(theta, copy=True))
+        number = as_loss(call(self.impl, "loss", self.arch, params, self.x, self.y))
+        if np.iscomplexobj(theta):
+            if not isinstance(number, complex):
+                raise ImplementationFault(
+                    f"loss() returned {number!r} for complex parameters, expected a complex "
+                    "value (the implementation declares supports_complex)"
+                )
+            if not (math.isfinite(number.real) and math.isfinite(number.imag)):
+                raise ImplementationFault(f"loss() returned {number!r}, expected a finite value")
+            return number
+        return float(np.real(number))
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """g(θ) (P,): the implementation's gradients() at θ (P,), validated and flattened."""
+        params = unflatten(self.arch, np.array(theta, copy=True))
+        x, y = np.array(self.x, copy=True), np.array(self.y, copy=True)
+        result = call(self.impl, "gradients", self.arch, params, x, y)
+        return flatten(self.arch, checked_gradients(self.arch, result)[1]).astype(np.float64)
+
+    def losses(self, thetas: np.ndarray) -> np.ndarray:
+        """[f(θ_1), ..., f(θ_M)] for a block of parameter vectors ``thetas`` (M, P) -> (M,).
+
+        The seam for batched evaluation: :meth:`along` and :meth:`coordinates` call it.
+        """
+        dtype = np.complex128 if np.iscomplexobj(thetas) else np.float64
+        return np.array([self.value(row) for row in thetas], dtype=dtype)
+
+    def point(self, direction: np.ndarray, step: float | complex) -> np.ndarray:
+        """θ + t·u (P,) for a direction u (P,) and a real or complex step t."""
+        return self.theta + step * direction
+
+    def along(self, direction: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """f(θ + t_m·u) for every step t_m (M,) along one direction u (P,) -> (M,)."""
+        return np.concatenate(
+            [
+                self.losses(np.stack([self.point(direction, t) for t in block]))
+                for block in _blocks(np.asarray(steps))
+            ]
+        )
+
+    def coordinates(self, index: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """f(θ + t_m·e_{i_m}) for coordinate indices i (M,) and steps t (M,) -> (M,)."""
+        index = np.asarray(index)
+        steps = np.asarray(steps)
+        dtype = np.result_type(self.theta, steps)
+        values = []
+        for start in range(0, index.shape[0], BLOCK_ROWS):
+            rows = np.arange(start, min(start + BLOCK_ROWS, index.shape[0]))
+            block = np.tile(self.theta.astype(dtype), (rows.shape[0], 1))
+            block[np.arange(rows.shape[0]), index[rows]] += steps[rows]
+            values.append(self.losses(block))
+        return np.concatenate(values) if values else np.empty(0)
+
+
+def _blocks(steps: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, steps.shape[0], BLOCK_ROWS):
+        yield steps[start : start + BLOCK_ROWS]
+
+
+def unit_direction(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random direction uniform on the unit sphere in R^size (a normalised Gaussian)."""
+    v = rng.standard_normal(size)
+    return v / np.linalg.norm(v)
+
+
+#: ECnoise settings: points per direction (m + 1 = 9), difference order k = 4, directions.
+NOISE_POINTS = 9
+NOISE_ORDER = 4
+NOISE_DIRECTIONS = 3
+#: Spacing δ of the noise probe relative to max(1, |θ|_∞): the smooth part of the 4th
+#: differences (δ⁴·f'''' ~ 1e-48) vanishes, the 9 points still differ by hundreds of ulps,
+#: and the probe (8δ ~ 7e-12 long) stays clear of kinks unless a pre-activation is within
+#: ~1e-11 of one (a crossed kink inflates the estimate by about |slope jump|·δ).
+NOISE_SPACING = 2.0**-40
+
+
+def _probe_offsets(objective: Objective) -> np.ndarray:
+    """The 9 offsets jδ, j = -4..4, of a noise probe (δ = NOISE_SPACING·max(1, |θ|_∞))."""
+    delta = NOISE_SPACING * max(1.0, float(np.max(np.abs(objective.theta), initial=0.0)))
+    return (np.arange(NOISE_POINTS) - NOISE_POINTS // 2) * delta
+
+
+def ecnoise(values: np.ndarray) -> np.ndarray:
+    """σ = sqrt(γ_4 · mean((Δ⁴v)²)) along axis 0 of ``values`` (9, ...) -> (...).
+
+    ECnoise's estimate (Moré & Wild, "Estimating computational noise", SIAM J. Sci.
+    Comput. 33(3), 2011) of the standard deviation of the rounding noise of a function
+    sampled at 9 equally spaced points; k = 4 differences, γ_4 = (4!)²/8! = 1/70.
+    """
+    gamma = math.factorial(NOISE_ORDER) ** 2 / math.factorial(2 * NOISE_ORDER)
+    differences = np.diff(values, n=NOISE_ORDER, axis=0)
+    return np.sqrt(gamma * np.mean(differences**2, axis=0))
+
+
+def loss_noise(objective: Objective, f0: float, rng: np.random.Generator) -> float:
+    """ε_f, the absolute rounding noise of one evaluation of f near θ.
+
+    :func:`ecnoise` of f at θ + jδu along 3 random unit directions u, the median of the
+    three; floored at eps·max(|f(θ)|, 1), the rounding of the value itself (a loss made of
+    O(1) targets and outputs cannot be resolved more finely).
+    """
+    offsets = _probe_offsets(objective)
+    sigmas = [
+        float(ecnoise(objective.along(unit_direction(rng, objective.size), offsets)))
+        for _ in range(NOISE_DIRECTIONS)
+    ]
+    return max(float(np.median(sigmas)), EPS * max(abs(f0), 1.0))
+
+
+def gradient_noise(objective: Objective, rng: np.random.Generator) -> float:
+    """σ_g, the largest rounding noise of one gradient entry near θ (9 gradients() calls).
+
+    :func:`ecnoise` of every entry of g(θ + jδu) along one random unit direction u, the
+    largest over the entries. Deep networks with large intermediate values round their
+    gradients far more than eps·|g| (cancelling inner products); this measures it.
+    """
+    u = unit_direction(rng, objective.size)
+    values = np.stack(
+        [objective.gradient(objective.point(u, t)) for t in _probe_offsets(objective)]
+    )
+    return float(np.max(ecnoise(values), initial=0.0))
