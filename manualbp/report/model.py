@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manualbp.errors import ReportError
-from manualbp.findings import Finding, counts
+from manualbp.errors import ReportError, describe
+from manualbp.findings import CHECKS, Finding, counts
 
 SCHEMA_VERSION = 1
 
@@ -130,22 +130,113 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     return Report.from_dict(data, source)
 
 
+RUN_KEYS: tuple[str, ...] = ("impls", "checks", "seed", "cases", "case_seeds", "space")
+"""Metadata that must agree between shards of one run (what decides the set of cases)."""
+
+
+def canonical_order(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in an order that does not depend on sharding: by implementation, check
+    (in :data:`~manualbp.findings.CHECKS` order), random case index (``detail["case_index"]``;
+    findings without one, such as worked examples, after them by case id), then case id.
+    The sort is stable, so findings of one case keep the order their check produced."""
+
+    def key(finding: Finding) -> tuple[Any, ...]:
+        index = finding.detail.get("case_index")
+        indexed = isinstance(index, int) and not isinstance(index, bool)
+        rank = CHECKS.index(finding.check) if finding.check in CHECKS else len(CHECKS)
+        return (
+            finding.impl,
+            rank,
+            finding.check,
+            not indexed,
+            index if indexed else 0,
+            finding.case,
+        )
+
+    return sorted(findings, key=key)
+
+
+def _parse_shard(label: Any) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in str(label).split("/"))
+    except ValueError:
+        raise ReportError(f"merge: shard label {describe(label)} is not of the form i/n") from None
+    if not 1 <= index <= count:
+        raise ReportError(f"merge: shard label {describe(label)} needs 1 <= i <= n")
+    return index, count
+
+
+def _shard_index(report: Report) -> int:
+    """i of a report labelled as shard i/n (0 when unlabelled), to merge in shard order."""
+    label = report.metadata.get("shard")
+    return 0 if label is None else _parse_shard(label)[0]
+
+
+def _check_shards(reports: list[Report]) -> None:
+    """Shards (reports whose metadata names a shard) must form one complete run."""
+    sharded = [r for r in reports if r.metadata.get("shard") is not None]
+    if not sharded:
+        return
+    seen: set[int] = set()
+    splits = set()
+    for report in sharded:
+        index, count = _parse_shard(report.metadata["shard"])
+        if index in seen:
+            raise ReportError(f"merge: shard {index}/{count} given twice")
+        seen.add(index)
+        splits.add(count)
+    if len(splits) > 1:
+        raise ReportError(f"merge: shards of different splits (n = {sorted(splits)})")
+    count = splits.pop()
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in seen]
+    if missing:
+        raise ReportError(f"merge: shard(s) {', '.join(missing)} missing; merge every shard")
+    first = sharded[0].metadata
+    for report in sharded[1:]:
+        for key in RUN_KEYS:
+            if report.metadata.get(key) != first.get(key):
+                raise ReportError(
+                    f"merge: shards disagree on {key} ({describe(first.get(key))} vs "
+                    f"{describe(report.metadata.get(key))}); they are not shards of one run"
+                )
+
+
+def _timings(report: Report) -> dict[str, float]:
+    raw = report.metadata.get("timings", {})
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw.values()
+    ):
+        raise ReportError(f"merge: metadata.timings {describe(raw)} is not a {{name: seconds}} map")
+    return {str(key): float(value) for key, value in raw.items()}
+
+
 def merge_reports(reports: Iterable[Report]) -> Report:
-    """Join shard reports: findings concatenated in shard order, timings summed, metadata
-    of the first shard kept (``shards`` lists every shard's label); extras merged by key."""
+    """Join reports into one, as if one unsharded run had made it.
+
+    Findings in :func:`canonical_order`; timings summed; metadata of the first report in
+    shard order kept (``shards`` lists every report's shard label, ``shard`` is null);
+    extras merged by key, the first report's value winning; so the order the reports are
+    given in does not matter. Reports labelled as shards of a run must be every
+    shard of that run exactly once, with the same run settings (:data:`RUN_KEYS`);
+    otherwise :class:`ReportError`.
+    """
     reports = list(reports)
     if not reports:
         raise ReportError("merge: no reports given")
+    _check_shards(reports)
+    reports.sort(key=_shard_index)
     merged = Report(metadata=dict(reports[0].metadata))
+    findings: list[Finding] = []
     timings: dict[str, float] = {}
     shards = []
     for report in reports:
-        merged.findings.extend(report.findings)
-        for key, seconds in report.metadata.get("timings", {}).items():
-            timings[key] = timings.get(key, 0.0) + float(seconds)
+        findings.extend(report.findings)
+        for key, seconds in _timings(report).items():
+            timings[key] = timings.get(key, 0.0) + seconds
         shards.append(report.metadata.get("shard"))
         for key, value in report.extras.items():
             merged.extras.setdefault(key, value)
+    merged.findings = canonical_order(findings)
     merged.metadata["timings"] = timings
     merged.metadata["shards"] = shards
     merged.metadata["shard"] = None

@@ -1,0 +1,85 @@
+"""The HTML discrepancy report: one self-contained page made from a JSON report.
+
+The page has inline CSS and inline SVG plots and nothing else: no script, no font, no
+image or style fetched from anywhere, and a Content-Security-Policy that forbids every
+load but inline styles and ``data:`` images (matplotlib's heat maps). Jinja2 autoescapes
+every value, so names, labels and messages from an implementation or a reference file
+are shown as text. The same report gives the same bytes (see :mod:`manualbp.report.view`
+for why a merged report gives the page of the unsharded run).
+
+``manualbp report`` calls :func:`report_command`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from manualbp.errors import ReportError
+from manualbp.report.model import Report, merge_reports, read_report, write_atomic
+from manualbp.report.view import build_page
+
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+"""The page's Content-Security-Policy: inline styles and data: images only."""
+
+
+def _number(value: float | None, spec: str) -> str:
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return format(value, spec)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("manualbp.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.filters["num"] = lambda value: _number(value, ".10g")
+    environment.filters["err"] = lambda value: _number(value, ".2g")
+    environment.filters["several_impls"] = lambda rows: len({row.impl for row in rows}) > 1
+    return environment
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page (deterministic for the same report)."""
+    template = _environment().get_template("report.html.j2")
+    return template.render(page=build_page(report), csp=CSP)
+
+
+def write_html(report: Report, path: str | os.PathLike[str]) -> Path:
+    """Render ``report`` and write it to ``path`` atomically (an existing page is replaced
+    only once the new one is complete); return the path."""
+    return write_atomic(path, render_html(report))
+
+
+def merge_files(paths: Sequence[str | os.PathLike[str]]) -> Report:
+    """Read shard reports and merge them (see :func:`~manualbp.report.model.merge_reports`);
+    a missing, malformed, truncated or future-schema file raises a one-line ReportError."""
+    if not paths:
+        raise ReportError("merge: no report files given")
+    return merge_reports([read_report(path) for path in paths])
+
+
+def report_command(inputs: Sequence[Path], output: Path) -> Path:
+    """``manualbp report``: render one JSON report, or merge several shards, into the HTML
+    page ``output``. Every input is read and the page rendered before anything is written,
+    so bad input leaves an existing page untouched. Returns the path written."""
+    if not inputs:
+        raise ReportError("report: no report files given")
+    report = read_report(inputs[0]) if len(inputs) == 1 else merge_files(inputs)
+    return write_html(report, output)

@@ -1,0 +1,165 @@
+"""Merging shards gives the page of the unsharded run; bad input never replaces a good page."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from manualbp.errors import ReportError
+from manualbp.report.html import merge_files, render_html, report_command
+from manualbp.report.model import SCHEMA_VERSION, canonical_order, merge_reports
+
+
+@pytest.fixture
+def unsharded(run):
+    return run(cases=7, broken=(5,), kill=True)
+
+
+def test_merged_shards_give_the_page_of_the_unsharded_run(unsharded, split):
+    shards = split(unsharded, 3)
+    assert [len(s.findings) > 0 for s in shards] == [True, True, True]
+    merged = merge_reports(reversed(shards))
+    assert render_html(merged) == render_html(unsharded)
+
+
+def test_merged_findings_are_in_canonical_order(unsharded, split):
+    merged = merge_reports(split(unsharded, 2)[::-1])
+    expected = canonical_order(unsharded.findings)
+    assert [f.to_dict() for f in merged.findings] == [f.to_dict() for f in expected]
+    assert merged.metadata["shard"] is None
+    assert merged.metadata["shards"] == ["1/2", "2/2"]
+    assert merged.metadata["timings"] == unsharded.metadata["timings"]
+
+
+def test_merge_does_not_depend_on_the_order_of_the_shards(unsharded, split):
+    shards = split(unsharded, 3)
+    shards[1].metadata["platform"] = "machine B"
+    forward, backward = merge_reports(shards), merge_reports(shards[::-1])
+    assert forward.to_dict() == backward.to_dict()
+    assert forward.metadata.get("platform") is None
+
+
+def test_canonical_order_sorts_by_implementation_check_and_case_index(run):
+    findings = canonical_order(run(cases=12).findings[::-1])
+    keys = [
+        (f.impl, ("fd", "autograd", "published").index(f.check), f.detail.get("case_index", 99))
+        for f in findings
+    ]
+    assert keys == sorted(keys)
+    indices = [f.detail["case_index"] for f in findings if f.check == "fd"]
+    assert indices[:2] == [0, 0] and 10 in indices and indices.index(10) > indices.index(2)
+
+
+def test_canonical_order_keeps_the_order_of_one_case(run):
+    findings = run(cases=2).findings
+    case0 = [f.quantity for f in findings if f.case == "case-0" and f.check == "autograd"]
+    ordered = canonical_order(findings)
+    assert [f.quantity for f in ordered if f.case == "case-0" and f.check == "autograd"] == case0
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (["1/2", "1/2"], "shard 1/2 given twice"),
+        (["1/3", "2/3"], "shard(s) 3/3 missing"),
+        (["1/2", "2/3"], "shards of different splits"),
+        (["1/2", "two/2"], "is not of the form i/n"),
+        (["1/2", "3/2"], "needs 1 <= i <= n"),
+    ],
+)
+def test_shards_must_be_one_complete_run(unsharded, split, labels, message):
+    shards = split(unsharded, 2)
+    for shard, label in zip(shards, labels, strict=True):
+        shard.metadata["shard"] = label
+    with pytest.raises(ReportError, match=r"^merge: ") as raised:
+        merge_reports(shards)
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("key", ["seed", "cases", "impls", "space"])
+def test_shards_of_different_runs_do_not_merge(unsharded, split, key):
+    first, second = split(unsharded, 2)
+    second.metadata[key] = "something else"
+    with pytest.raises(ReportError, match=f"shards disagree on {key}"):
+        merge_reports([first, second])
+
+
+def test_malformed_timings_are_a_report_error(unsharded, split):
+    first, second = split(unsharded, 2)
+    second.metadata["timings"] = {"total": "fast"}
+    with pytest.raises(ReportError, match=r"metadata\.timings"):
+        merge_reports([first, second])
+
+
+def test_unsharded_reports_concatenate(run):
+    merged = merge_reports([run(cases=1), run(cases=1)])
+    assert len(merged.findings) == 2 * len(run(cases=1).findings)
+
+
+def _write(reports, directory):
+    paths = []
+    for i, report in enumerate(reports):
+        paths.append(report.write(directory / f"shard-{i}.json"))
+    return paths
+
+
+def test_report_command_merges_files_into_the_unsharded_page(tmp_path, run, split):
+    small = run(cases=4, broken=(3,))
+    paths = _write(split(small, 2), tmp_path)
+    single = small.write(tmp_path / "all.json")
+    merged_page = report_command(paths, tmp_path / "merged" / "index.html")
+    single_page = report_command([single], tmp_path / "single.html")
+    assert merged_page.read_text(encoding="utf-8") == single_page.read_text(encoding="utf-8")
+    assert merge_files(paths).summary == small.summary
+
+
+def _future(path):
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["schema_version"] = SCHEMA_VERSION + 1
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _truncate(path):
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: len(text) // 2], encoding="utf-8")
+
+
+BAD_INPUTS = {
+    "truncated": (_truncate, "not valid JSON"),
+    "malformed": (lambda p: p.write_text("{'findings': []}", encoding="utf-8"), "not valid JSON"),
+    "future schema": (_future, "newer than this manualbp understands"),
+    "not a report": (lambda p: p.write_text("[1, 2]", encoding="utf-8"), "JSON object"),
+    "missing": (lambda p: p.unlink(), "no such file"),
+    "bad finding": (
+        lambda p: p.write_text(
+            json.dumps({"schema_version": 1, "findings": [{"check": "fd"}]}), encoding="utf-8"
+        ),
+        r"findings\[0\]",
+    ),
+}
+
+
+@pytest.mark.parametrize("merge", [False, True], ids=["single", "merge"])
+@pytest.mark.parametrize("damage", list(BAD_INPUTS))
+def test_bad_input_is_one_line_and_leaves_the_good_page(tmp_path, unsharded, split, damage, merge):
+    paths = _write(split(unsharded, 2), tmp_path)
+    output = tmp_path / "index.html"
+    good = "<!DOCTYPE html><title>the last good report</title>"
+    output.write_text(good, encoding="utf-8")
+    spoil, message = BAD_INPUTS[damage]
+    spoil(paths[-1])
+    inputs = paths if merge else paths[-1:]
+    with pytest.raises(ReportError, match=message) as raised:
+        report_command(inputs, output)
+    assert "\n" not in str(raised.value)
+    assert str(paths[-1]) in str(raised.value)
+    assert output.read_text(encoding="utf-8") == good
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".index.html")] == []
+
+
+def test_no_inputs_is_a_report_error(tmp_path):
+    with pytest.raises(ReportError, match="no report files"):
+        report_command([], tmp_path / "index.html")
+    with pytest.raises(ReportError, match="no report files"):
+        merge_files([])
