@@ -193,9 +193,7 @@ class Graph:
         """∂output/∂v for every value v (after :meth:`forward`), by reverse accumulation."""
         grads = dict.fromkeys(self._values, 0.0)
         grads[output] = d
-        for operation, node in zip(
-            reversed(self.operations), reversed(self._nodes), strict=True
-        ):
+        for operation, node in zip(reversed(self.operations), reversed(self._nodes), strict=True):
             upstream = grads[operation.name]
             for name, local in zip(operation.inputs, node.backward(upstream), strict=True):
                 grads[name] += local
