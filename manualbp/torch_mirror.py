@@ -8,7 +8,8 @@ implementation under test (it never imports :mod:`manualbp.engine`). For l = 1..
     E = Σ_n ℓ_n (reduction ``sum``)  or  (1/N) Σ_n ℓ_n (``mean``),
 
 with b_l a vector (``per_unit``), one scalar broadcast over the layer (``shared``) or absent
-(``none``). Activations: ``torch.sigmoid``, ``torch.tanh``, ``relu``, ``leaky_relu`` (slope
+(``none``). Activations: sigmoid and tanh from ``exp`` in forms whose autograd derivative
+stays accurate in saturation (:func:`_sigmoid`), ``relu``, ``leaky_relu`` (slope
 0.01), softplus as ``logaddexp(z, 0)`` (exact for every z, unlike ``F.softplus``, which
 returns z itself above its threshold of 20), identity. Per-sample losses ℓ_n, K outputs:
 
@@ -95,9 +96,35 @@ def _kinked(torch: Any, z: Any, slope: float, at_kink: Any | None, side: str) ->
     return torch.where(positive, z, slope * z)
 
 
+def _logistic_parts(torch: Any, z: Any) -> tuple[Any, Any]:
+    """(s, e): s = +1 where z >= 0, else -1 (a constant to autograd), e = exp(-s·z) <= 1."""
+    s = torch.where(z >= 0, 1.0, -1.0).to(z.dtype)
+    return s, torch.exp(-s * z)
+
+
+def _sigmoid(torch: Any, z: Any) -> Any:
+    """σ(z) = 1/(1 + e) for z >= 0, e/(1 + e) below, e = exp(-|z|), built from plain
+    operations so that autograd's derivative is e/(1 + e)², accurate to rounding even where
+    the unit saturates. ``torch.sigmoid``'s backward is y(1 - y), in which 1 - y cancels:
+    at z ≈ 34 it is off by ~4 % (seen in the false-alarm campaign, where the complex step
+    sided with the engine's accurate derivative)."""
+    s, e = _logistic_parts(torch, z)
+    return torch.where(s > 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _tanh(torch: Any, z: Any) -> Any:
+    """tanh(z) = s·(1 - e)/(1 + e), e = exp(-2|z|): autograd's derivative is 4e/(1 + e)²,
+    accurate where ``torch.tanh``'s backward 1 - y² cancels (see :func:`_sigmoid`).
+    Near z = 0, 1 - e is taken as -expm1(-2|z|), which keeps the value's digits there;
+    not everywhere, because expm1's backward, 1 + expm1(x), rounds to 0 for x < -37."""
+    s, e = _logistic_parts(torch, 2.0 * z)
+    one_minus_e = torch.where(e > 0.5, -torch.expm1(-2.0 * s * z), 1.0 - e)
+    return s * one_minus_e / (1.0 + e)
+
+
 _SMOOTH: dict[str, Callable[[Any, Any], Any]] = {
-    "sigmoid": lambda torch, z: torch.sigmoid(z),
-    "tanh": lambda torch, z: torch.tanh(z),
+    "sigmoid": _sigmoid,
+    "tanh": _tanh,
     "softplus": lambda torch, z: torch.logaddexp(z, torch.zeros_like(z)),
     "identity": lambda torch, z: z,
 }

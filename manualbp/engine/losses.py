@@ -38,12 +38,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def _squared(factor: Callable[[int], float], gradient_factor: Callable[[int], float]) -> tuple:
+    # r = a - y is a fresh temporary in both, so it is squared and scaled in place.
     def value(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
         r = a - y
-        return factor(a.shape[-1]) * np.sum(r * r, axis=-1)
+        return factor(a.shape[-1]) * np.sum(np.multiply(r, r, out=r), axis=-1)
 
     def grad_a(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return gradient_factor(a.shape[-1]) * (a - y)
+        r = a - y
+        r *= gradient_factor(a.shape[-1])
+        return r
 
     return value, grad_a
 

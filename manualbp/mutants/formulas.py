@@ -82,14 +82,21 @@ def derivative_at_output(name: str) -> Activation:
     return replace(activation, derivative=derivative)
 
 
+#: f' written in terms of the output a = f(z), the form the articles use.
+OUTPUT_FORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sigmoid": lambda a: a * (1.0 - a),
+    "tanh": lambda a: 1.0 - a * a,
+}
+
+
 def output_form_fed_input(name: str) -> Activation:
     """The output form of f' fed the input: for sigmoid z(1 - z) (right: a(1 - a))."""
-    activation = ACTIVATIONS[name]
+    output_form = OUTPUT_FORMS[name]
 
     def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
-        return activation.derivative(z, z)
+        return output_form(z)
 
-    return replace(activation, derivative=derivative)
+    return replace(ACTIVATIONS[name], derivative=derivative)
 
 
 def with_derivative(name: str, derivative: Derivative) -> Activation:
