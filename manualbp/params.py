@@ -7,6 +7,8 @@ Parameters are a dict ``{"W1": (n1, n0), "b1": (n1,) or (), "W2": ..., ...}`` (s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
+from math import prod
 
 import numpy as np
 
@@ -28,6 +30,13 @@ def _as_array(name: str, value: object, error: type[Exception]) -> np.ndarray:
     return array
 
 
+@lru_cache(maxsize=256)
+def param_table(arch: Architecture) -> tuple[tuple[str, tuple[int, ...], int], ...]:
+    """(name, shape, number of entries) of every parameter, in the order of
+    :meth:`Architecture.param_shapes`; computed once per architecture (it is hashable)."""
+    return tuple((name, shape, prod(shape)) for name, shape in arch.param_shapes().items())
+
+
 def check_params(arch: Architecture, params: Mapping[str, object]) -> Params:
     """Validate ``params`` against ``arch`` and return them as numeric arrays (not copied).
 
@@ -39,7 +48,8 @@ def check_params(arch: Architecture, params: Mapping[str, object]) -> Params:
             f"params: got {type(params).__name__}, expected a dict of arrays "
             f"{', '.join(arch.param_names)}"
         )
-    shapes = arch.param_shapes()
+    table = param_table(arch)
+    shapes = tuple(name for name, _, _ in table)
     missing = [name for name in shapes if name not in params]
     if missing:
         raise ParameterError(
@@ -53,11 +63,11 @@ def check_params(arch: Architecture, params: Mapping[str, object]) -> Params:
             f"bias mode {arch.bias!r})"
         )
     checked: Params = {}
-    for name, shape in shapes.items():
+    for name, shape, _ in table:
         array = _as_array(name, params[name], ParameterError)
         if array.shape != shape:
             raise ParameterError(f"{name}: got shape {array.shape}, expected {shape}")
-        if not np.all(np.isfinite(array)):
+        if not np.isfinite(array).all():
             raise ParameterError(f"{name}: contains NaN or inf, expected finite values")
         checked[name] = array
     return checked
@@ -98,7 +108,7 @@ def check_batch(arch: Architecture, x: object, y: object) -> tuple[np.ndarray, n
             "(one row per sample of x)"
         )
     for name, array in (("x", x_arr), ("y", y_arr)):
-        if not np.all(np.isfinite(array)):
+        if not np.isfinite(array).all():
             raise BatchError(f"{name}: contains NaN or inf, expected finite values")
     if arch.loss == "bce" and (np.any(y_arr.real < 0) or np.any(y_arr.real > 1)):
         raise BatchError("y: loss 'bce' needs targets in [0, 1]")
@@ -134,8 +144,7 @@ def unflatten(arch: Architecture, theta: np.ndarray) -> Params:
     """Inverse of :func:`flatten`: split θ (P,) into named arrays (views where possible)."""
     params: Params = {}
     start = 0
-    for name, shape in arch.param_shapes().items():
-        count = int(np.prod(shape, dtype=np.int64))
+    for name, shape, count in param_table(arch):
         params[name] = theta[start : start + count].reshape(shape)
         start += count
     if start != theta.shape[0]:

@@ -12,6 +12,17 @@ and optionally::
     supports_complex = True        # complex parameters flow through ``loss``
     supports(arch) -> bool         # False: this architecture is not implemented
     name = "..."                   # how reports name it
+    perturbed_losses(arch, params, x, y, name, index, steps) -> (M,) array
+    losses_along(arch, params, x, y, direction, steps) -> (M,) array
+
+The last two let the finite-difference check evaluate many perturbed losses at once.
+Entry m of ``perturbed_losses`` is ``loss`` with ``params[name].flat[index[m]]`` moved to
+``fl(value + steps[m])`` (index (M,) integers); entry m of ``losses_along`` is ``loss`` with
+every ``params[k]`` named in ``direction`` (a dict of real arrays of the parameters'
+shapes) moved to ``fl(params[k] + fl(steps[m]·direction[k]))``. Steps are (M,), real or
+complex; complex steps need complex results. Both must equal M calls of ``loss`` to
+rounding; an implementation that cannot batch a case raises ``NotImplementedError`` and the
+check calls ``loss`` per perturbation, as it does for implementations without them.
 
 ``arch`` is an :class:`~manualbp.architecture.Architecture`; params, x and y are as in
 :mod:`manualbp.params`. Per-layer lists hold layers 1..L in order (entry ``l - 1`` is layer
@@ -71,6 +82,8 @@ class Capabilities:
     step: bool
     intermediates: bool
     complex: bool
+    perturbed_losses: bool = False
+    losses_along: bool = False
 
 
 def capabilities(impl: object) -> Capabilities:
@@ -79,6 +92,8 @@ def capabilities(impl: object) -> Capabilities:
         step=callable(getattr(impl, "step", None)),
         intermediates=callable(getattr(impl, "intermediates", None)),
         complex=getattr(impl, "supports_complex", False) is True,
+        perturbed_losses=callable(getattr(impl, "perturbed_losses", None)),
+        losses_along=callable(getattr(impl, "losses_along", None)),
     )
 
 
@@ -200,6 +215,35 @@ def as_loss(value: Any, method: str = "loss") -> float | complex:
     if array.dtype.kind != "c" and not math.isfinite(float(number)):
         raise ImplementationFault(f"{method}() returned {number}, expected a finite float")
     return number
+
+
+def checked_losses(
+    result: Any, count: int, complex_steps: bool, method: str = "perturbed_losses"
+) -> np.ndarray:
+    """Validate what ``perturbed_losses()`` (or ``losses_along()``) returned: ``count``
+    finite losses, (M,).
+
+    Complex steps need complex losses (their imaginary parts are the derivatives); the
+    array comes back as complex128 then, as float64 (real parts) otherwise.
+    """
+    try:
+        array = np.asarray(result)
+    except Exception:
+        raise ImplementationFault(
+            f"{method}() returned {describe(result)}, expected an array"
+        ) from None
+    if array.shape != (count,) or array.dtype.kind not in "iufc":
+        raise ImplementationFault(
+            f"{method}() returned {describe(result)} (shape {array.shape}, dtype "
+            f"{array.dtype}), expected {count} losses"
+        )
+    if complex_steps and array.dtype.kind != "c":
+        raise ImplementationFault(
+            f"{method}() returned dtype {array.dtype} for complex steps, expected complex losses"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ImplementationFault(f"{method}() returned NaN or inf")
+    return array.astype(np.complex128) if complex_steps else np.real(array).astype(np.float64)
 
 
 def checked_gradients(arch: Architecture, result: Any) -> tuple[float, dict[str, np.ndarray]]:

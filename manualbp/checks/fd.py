@@ -14,6 +14,13 @@ of the loss and of the gradient (both measured), the a-priori rounding γ of the
 κ = ``safety``; every Finding writes its rule in ``tolerance_reason``. Perturbations that
 cross a kink (ReLU at 0) are recognised from the one-sided derivatives and never produce a
 false ``fail``.
+
+Cases of at most ``max_elementwise`` parameters run with ``blas_threads`` OpenBLAS threads
+(one by default: their many small products only wait for cores otherwise, see
+:mod:`.fd_threads`). Perturbed losses are evaluated through the implementation's optional
+``perturbed_losses`` and ``losses_along`` when it has them (many perturbations per
+vectorised forward pass; see :mod:`manualbp.protocol`), else one ``loss`` call each: same
+function, same verdicts.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from manualbp.checks.fd_elementwise import (
 )
 from manualbp.checks.fd_objective import Objective, gradient_noise, loss_noise
 from manualbp.checks.fd_taylor import taylor_findings
+from manualbp.checks.fd_threads import blas_threads
 from manualbp.findings import Finding
 from manualbp.protocol import (
     ImplementationFault,
@@ -58,7 +66,10 @@ def run(
     """
     options = options or FDOptions()
     for case in cases:
-        yield from _run_case(impl, case, impl_name, options)
+        small = case.arch.n_params <= options.max_elementwise
+        with blas_threads(options.blas_threads if small else None):
+            findings = list(_run_case(impl, case, impl_name, options))
+        yield from findings
 
 
 def _problem(

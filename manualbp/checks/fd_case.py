@@ -13,7 +13,7 @@ from manualbp.checks.fd_lines import ErrorModel
 from manualbp.checks.fd_objective import EPS, Objective
 from manualbp.errors import UsageError
 from manualbp.findings import Finding
-from manualbp.params import flatten, unflatten
+from manualbp.params import flatten
 
 #: Every method, in the order a case runs them.
 METHODS: tuple[str, ...] = ("consistency", "central", "complex_step", "directional", "taylor")
@@ -37,6 +37,8 @@ class FDOptions:
     round-off 2·ε_f.
     nondet_tol: largest difference allowed between two gradients() calls (0: identical,
     as torch.autograd.gradcheck's default nondet_tol).
+    blas_threads: OpenBLAS threads while a case of at most ``max_elementwise`` parameters is
+    checked (its products are small; see :mod:`.fd_threads`); None leaves them as they are.
     """
 
     methods: tuple[str, ...] = ("consistency", "central", "complex_step", "taylor")
@@ -48,6 +50,7 @@ class FDOptions:
     taylor_steps: int = 28
     taylor_margin: float = 100.0
     nondet_tol: float = 0.0
+    blas_threads: int | None = 1
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.methods if m not in METHODS]
@@ -68,6 +71,11 @@ class FDOptions:
         for name in ("safety", "taylor_margin"):
             if not getattr(self, name) >= 1.0:
                 raise UsageError(f"{name}: got {getattr(self, name)!r}, expected a number >= 1")
+        threads = self.blas_threads
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise UsageError(f"blas_threads: got {threads!r}, expected an integer >= 1 or None")
         if not self.nondet_tol >= 0.0:
             raise UsageError(f"nondet_tol: got {self.nondet_tol!r}, expected a number >= 0")
 
@@ -134,10 +142,7 @@ class CaseContext:
 
     def tensors(self) -> Iterator[tuple[str, slice, tuple[int, ...]]]:
         """(name, slice of θ, shape) for every parameter, in order W1, b1, W2, ..."""
-        positions = unflatten(self.case.arch, np.arange(self.objective.size))
-        for name, index in positions.items():
-            start = int(index.flat[0])
-            yield name, slice(start, start + index.size), index.shape
+        return self.objective.tensors()
 
     def line_noise(self, moved: slice) -> float:
         """ε = ε_f + (eps/2)·Σ_j |g_j θ_j| over the entries a perturbation moves (fd_lines)."""

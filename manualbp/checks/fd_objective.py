@@ -3,24 +3,40 @@
 Every finite-difference method looks at one function, f(θ) = loss(arch, unflatten(θ), x, y),
 evaluated through the implementation's own ``loss`` (see :mod:`manualbp.protocol`). Every
 perturbed evaluation goes through :meth:`Objective.losses`, which takes a block of parameter
-vectors: the one seam a batched evaluator (one vectorised forward pass per block) replaces.
+vectors, unless the implementation offers the optional ``perturbed_losses`` (coordinate
+perturbations θ + t·e_i, sent a tensor at a time) or ``losses_along`` (steps along one
+direction): those take whole blocks in one call (one vectorised forward pass from the
+perturbed layer up, in the engine), until one raises NotImplementedError for the case.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
+from manualbp.architecture import Architecture
 from manualbp.case import Case
-from manualbp.params import flatten, unflatten
-from manualbp.protocol import ImplementationFault, as_loss, call, checked_gradients
+from manualbp.params import flatten, param_table, unflatten
+from manualbp.protocol import (
+    ImplementationFault,
+    Unsupported,
+    as_loss,
+    call,
+    capabilities,
+    checked_gradients,
+    checked_losses,
+)
 
 EPS = float(np.finfo(np.float64).eps)
 
 #: Rows per block of perturbed parameter vectors (bounds memory at BLOCK_ROWS·P numbers).
 BLOCK_ROWS = 256
+#: Perturbations per ``perturbed_losses`` or ``losses_along`` call (the implementation
+#: bounds its own memory).
+BATCH_ROWS = 4096
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
@@ -42,6 +58,17 @@ class Objective:
         self.theta = flatten(case.arch, case.params).astype(np.float64)
         self.x = _read_only(case.x)
         self.y = _read_only(case.y)
+        self._tensors = _tensor_table(case.arch)
+        offered = capabilities(impl)
+        #: The batched protocol methods in use: dropped when one raises NotImplementedError.
+        self.batched = {
+            method
+            for method, present in (
+                ("perturbed_losses", offered.perturbed_losses),
+                ("losses_along", offered.losses_along),
+            )
+            if present
+        }
 
     @property
     def size(self) -> int:
@@ -68,12 +95,18 @@ class Objective:
         params = unflatten(self.arch, np.array(theta, copy=True))
         x, y = np.array(self.x, copy=True), np.array(self.y, copy=True)
         result = call(self.impl, "gradients", self.arch, params, x, y)
-        return flatten(self.arch, checked_gradients(self.arch, result)[1]).astype(np.float64)
+        grads = checked_gradients(self.arch, result)[1]
+        return flatten(self.arch, grads).astype(np.float64, copy=False)
+
+    def tensors(self) -> Iterator[tuple[str, slice, tuple[int, ...]]]:
+        """(name, slice of θ, shape) for every parameter, in order W1, b1, W2, ..."""
+        return iter(self._tensors)
 
     def losses(self, thetas: np.ndarray) -> np.ndarray:
         """[f(θ_1), ..., f(θ_M)] for a block of parameter vectors ``thetas`` (M, P) -> (M,).
 
-        The seam for batched evaluation: :meth:`along` and :meth:`coordinates` call it.
+        One ``loss`` call per vector: what :meth:`along` and :meth:`coordinates` fall back on
+        when the implementation offers no batched method for them.
         """
         dtype = np.complex128 if np.iscomplexobj(thetas) else np.float64
         return np.array([self.value(row) for row in thetas], dtype=dtype)
@@ -84,10 +117,26 @@ class Objective:
 
     def along(self, direction: np.ndarray, steps: np.ndarray) -> np.ndarray:
         """f(θ + t_m·u) for every step t_m (M,) along one direction u (P,) -> (M,)."""
+        steps = np.asarray(steps)
+        moved = {
+            name: direction[part].reshape(shape).copy()
+            for name, part, shape in self.tensors()
+            if np.any(direction[part])
+        }
+        if "losses_along" in self.batched and moved:
+            try:
+                return np.concatenate(
+                    [
+                        self._batched_call("losses_along", moved, block)
+                        for block in _blocks(steps, BATCH_ROWS)
+                    ]
+                )
+            except Unsupported:
+                self.batched.discard("losses_along")
         return np.concatenate(
             [
                 self.losses(np.stack([self.point(direction, t) for t in block]))
-                for block in _blocks(np.asarray(steps))
+                for block in _blocks(steps, BLOCK_ROWS)
             ]
         )
 
@@ -95,6 +144,11 @@ class Objective:
         """f(θ + t_m·e_{i_m}) for coordinate indices i (M,) and steps t (M,) -> (M,)."""
         index = np.asarray(index)
         steps = np.asarray(steps)
+        if "perturbed_losses" in self.batched:
+            try:
+                return self._perturbed(index, steps)
+            except Unsupported:
+                self.batched.discard("perturbed_losses")
         dtype = np.result_type(self.theta, steps)
         values = []
         for start in range(0, index.shape[0], BLOCK_ROWS):
@@ -104,10 +158,38 @@ class Objective:
             values.append(self.losses(block))
         return np.concatenate(values) if values else np.empty(0)
 
+    def _perturbed(self, index: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """:meth:`coordinates` through ``impl.perturbed_losses``, one tensor at a time."""
+        complex_steps = np.iscomplexobj(steps)
+        values = np.empty(index.shape[0], dtype=np.complex128 if complex_steps else np.float64)
+        for name, part, _ in self.tensors():
+            rows = np.flatnonzero((index >= part.start) & (index < part.stop))
+            for start in range(0, rows.shape[0], BATCH_ROWS):
+                block = rows[start : start + BATCH_ROWS]
+                where = index[block] - part.start
+                values[block] = self._batched_call("perturbed_losses", name, where, steps[block])
+        return values
 
-def _blocks(steps: np.ndarray) -> Iterator[np.ndarray]:
-    for start in range(0, steps.shape[0], BLOCK_ROWS):
-        yield steps[start : start + BLOCK_ROWS]
+    def _batched_call(self, method: str, *perturbation: Any) -> np.ndarray:
+        """``impl.method(arch, fresh params, x, y, *perturbation, steps)``, checked (M,)."""
+        params = unflatten(self.arch, np.array(self.theta, copy=True))
+        steps = perturbation[-1]
+        result = call(self.impl, method, self.arch, params, self.x, self.y, *perturbation)
+        return checked_losses(result, steps.shape[0], np.iscomplexobj(steps), method)
+
+
+def _tensor_table(arch: Architecture) -> tuple[tuple[str, slice, tuple[int, ...]], ...]:
+    """(name, slice of θ, shape) of every parameter, in the order :func:`flatten` lays θ out."""
+    table, start = [], 0
+    for name, shape, count in param_table(arch):
+        table.append((name, slice(start, start + count), shape))
+        start += count
+    return tuple(table)
+
+
+def _blocks(steps: np.ndarray, rows: int) -> Iterator[np.ndarray]:
+    for start in range(0, steps.shape[0], rows):
+        yield steps[start : start + rows]
 
 
 def unit_direction(rng: np.random.Generator, size: int) -> np.ndarray:

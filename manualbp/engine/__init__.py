@@ -2,9 +2,11 @@
 
 The module itself is the implementation (``--impl manualbp.engine``, and the default of
 every check): :func:`loss`, :func:`gradients`, :func:`intermediates`, :func:`step`,
-``supports_complex = True``. The pieces — activations, losses, layers with explicit
-caches, the :class:`Network`, the SGD trainer and the scalar graph nodes — live in the
-submodules and are written to be read next to the equations.
+``supports_complex = True``, and :func:`perturbed_losses` and :func:`losses_along` (many
+perturbed losses in one vectorised pass, for the finite-difference check). The pieces —
+activations, losses, layers with explicit caches, the :class:`Network`, the SGD trainer and
+the scalar graph nodes — live in the submodules and are written to be read next to the
+equations.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ __all__ = [
     "gradients",
     "intermediates",
     "loss",
+    "losses_along",
     "name",
+    "perturbed_losses",
     "prepare",
     "step",
     "supports_complex",
@@ -32,4 +36,6 @@ supports_complex = True
 loss = _default.loss
 gradients = _default.gradients
 intermediates = _default.intermediates
+perturbed_losses = _default.perturbed_losses
+losses_along = _default.losses_along
 step = _default.step
