@@ -51,6 +51,18 @@ def _decode_number(value: Any) -> float | None:
 
 _NUMBER_FIELDS = ("impl_value", "ref_value", "abs_error", "rel_error", "tolerance", "atol")
 
+#: Largest tensor whose values a failing Finding keeps in ``detail`` (for the diagnosis).
+MAX_VALUES = 128
+
+
+def compact_values(array: np.ndarray) -> list[float | str | None] | None:
+    """The entries of ``array`` (any shape, flattened in C order) as JSON-safe numbers, or
+    None when it has more than :data:`MAX_VALUES` entries (the report stays small)."""
+    array = np.asarray(array, dtype=np.float64)
+    if array.size > MAX_VALUES:
+        return None
+    return [_encode_number(v) for v in array.ravel()]
+
 
 @dataclass
 class Finding:
@@ -204,7 +216,9 @@ def tensor_finding(
     """Compare two arrays and return one Finding named by the worst entry (``grad.W2[1,0]``).
 
     ``detail`` gains ``entries`` and ``bad_entries``; on failure it also gains the
-    per-entry relative error (``rel_errors``, nested lists of the tensor's shape) for heat maps.
+    per-entry relative error (``rel_errors``, nested lists of the tensor's shape) for heat maps
+    and, for tensors of at most :data:`MAX_VALUES` entries, both sides (``impl_values``,
+    ``ref_values``, flat) for :mod:`manualbp.diagnosis`.
     """
     impl = np.asarray(impl)
     ref = np.asarray(ref)
@@ -218,6 +232,9 @@ def tensor_finding(
         rel = np.where(np.abs(impl - ref) == 0, 0.0, rel)
         info["rel_errors"] = [_encode_number(v) for v in rel.ravel()]
         info["shape"] = list(ref.shape)
+        values = compact_values(impl), compact_values(ref)
+        if values[0] is not None and values[1] is not None:
+            info["impl_values"], info["ref_values"] = values
     verdict = "pass" if result.passed else "fail"
     reason = (
         ""

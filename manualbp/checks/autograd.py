@@ -49,7 +49,7 @@ from manualbp import torch_mirror as mirror
 from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.errors import ManualbpError, UsageError
-from manualbp.findings import Finding, tensor_finding
+from manualbp.findings import Finding, compact_values, tensor_finding
 from manualbp.params import Params, check_params, flatten
 from manualbp.protocol import (
     ImplementationFault,
@@ -363,7 +363,36 @@ def _compare_quantity(
         if _bracketed(np.asarray(impl, dtype=np.float64), left, right, rtol, rtol * scale):
             finding.verdict = "inconclusive"
             finding.reason = reference.kink_reason()
+    if finding.verdict == "fail":
+        finding.detail.update(_case_evidence(context.case))
     return finding
+
+
+def _case_evidence(case: Case) -> dict[str, Any]:
+    """What :mod:`manualbp.diagnosis` needs of a failing case besides the two tensors: the
+    batch size N, the layer sizes (K outputs last), the loss and the reduction."""
+    arch = case.arch
+    return {
+        "batch_size": case.batch_size,
+        "sizes": list(arch.sizes),
+        "loss": arch.loss,
+        "reduction": arch.reduction,
+    }
+
+
+def _delta_evidence(case: Case, reference: Reference, layer: int) -> dict[str, Any]:
+    """For a failing ``delta.l``: the activation and the reference z_l (N, n_l), and below the
+    output what the recurrence δ_l = (δ_{l+1} W_{l+1}) ⊙ f'(z_l) multiplies: the reference
+    δ_{l+1} (N, n_{l+1}), W_{l+1} (n_{l+1}, n_l) and W_l (n_l, n_{l-1}) (flat, C order)."""
+    evidence: dict[str, Any] = {
+        "activation": case.arch.activations[layer - 1],
+        "z": compact_values(reference.main.z[layer - 1]),
+    }
+    if layer < case.arch.depth:
+        evidence["delta_next"] = compact_values(reference.main.delta[layer])
+        evidence["W_next"] = compact_values(case.params[f"W{layer + 1}"])
+        evidence["W"] = compact_values(case.params[f"W{layer}"])
+    return evidence
 
 
 def _copy(params: Params) -> Params:
@@ -441,12 +470,15 @@ def _delta_findings(impl: object, context: _Context, reference: Reference) -> li
         return [context.finding("delta", "skipped", str(exc))]
     except ImplementationFault as fault:
         return [context.fault("intermediates()", fault)]
-    return [
-        _compare_quantity(
+    findings = []
+    for layer, delta in enumerate(deltas, start=1):
+        finding = _compare_quantity(
             context, reference, f"delta.{layer}", delta, lambda b, i=layer - 1: b.delta[i]
         )
-        for layer, delta in enumerate(deltas, start=1)
-    ]
+        if finding.verdict == "fail":
+            finding.detail.update(_delta_evidence(case, reference, layer))
+        findings.append(finding)
+    return findings
 
 
 def _finite(params: Params) -> bool:
@@ -509,9 +541,10 @@ def _step_findings(
 
         theta = reference.params[name]
         scale = float(np.max(np.abs(theta))) + lr * reference.scales.scale[f"grad.{name}"]
-        findings.append(
-            _compare_quantity(context, reference, quantity, theta_next[name], pick, scale)
-        )
+        finding = _compare_quantity(context, reference, quantity, theta_next[name], pick, scale)
+        if finding.verdict == "fail":
+            finding.detail["start"] = compact_values(theta)  # θ before the step, for Δθ
+        findings.append(finding)
     return findings
 
 
@@ -531,6 +564,20 @@ def _checked_step(arch: Architecture, result: Any) -> Params:
         return check_params(arch, result)
     except ManualbpError as exc:
         raise ImplementationFault(f"step() returned bad parameters: {exc}") from None
+
+
+def _changed_inputs(params: Params, case: Case, given: dict[str, Any]) -> list[str]:
+    """Names of the inputs of a ``step()`` call that differ from what was passed in:
+    parameters (``given["params"]``, copies of ``params``), ``x`` and ``y``."""
+    changed = [
+        name
+        for name, value in params.items()
+        if not np.array_equal(given["params"].get(name), value)
+    ]
+    changed += [extra for extra in given["params"] if extra not in params]
+    return changed + [
+        name for name in ("x", "y") if not np.array_equal(given[name], getattr(case, name))
+    ]
 
 
 def _trajectory(
@@ -557,15 +604,26 @@ def _trajectory(
             )
             stop = context.finding(f"{label}{k}", "inconclusive", overflow, detail=detail)
             break
+        given = {"params": _copy(reference.params), "x": case.x.copy(), "y": case.y.copy()}
         try:
             result = call(
-                impl, "step", case.arch, _copy(reference.params), case.x, case.y, lr, frozen
+                impl, "step", case.arch, given["params"], given["x"], given["y"], lr, frozen
             )
             theta = _checked_step(case.arch, result)
         except Unsupported as exc:
             return [context.finding(label, "skipped", str(exc), detail=detail)]
         except ImplementationFault as fault:
             stop = context.fault(f"{label}{k}", fault)
+            break
+        changed = _changed_inputs(reference.params, case, given)
+        if changed:
+            stop = context.finding(
+                "inputs",
+                "fail",
+                f"step() changed {', '.join(changed)} in place; it must return new parameters "
+                "and leave its inputs unchanged",
+                detail=detail,
+            )
             break
         per_step.append(_step_findings(context, reference, theta, lr, frozen, f"{label}{k}"))
         if k < steps:

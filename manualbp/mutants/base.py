@@ -15,9 +15,11 @@ protocol it carries what the checks are expected to conclude about it:
 from __future__ import annotations
 
 from manualbp.architecture import Architecture
+from manualbp.diagnosis import KINDS
 from manualbp.engine.implementation import EngineImplementation
 from manualbp.engine.network import Network
 from manualbp.errors import UsageError
+from manualbp.localisation import FORMULAS
 from manualbp.space import ArchSpace
 
 CATEGORIES: tuple[str, ...] = (
@@ -28,41 +30,6 @@ CATEGORIES: tuple[str, ...] = (
     "loss/gradient pairing",
     "batch reduction",
     "update step",
-    "state",
-)
-
-#: Failing patterns, as the diagnosis names them.
-KINDS: tuple[str, ...] = (
-    "sign_flip",
-    "factor_2",
-    "factor_half",
-    "factor_N",
-    "factor_1/N",
-    "factor_K",
-    "transposed",
-    "zero",
-    "missing_activation_derivative",
-    "derivative_at_output",
-    "partial_units",
-    "inconsistent_between_calls",
-    "inputs_mutated",
-    "wrong_forward",
-    "wrong_layer_matrix",
-    "update_not_applied",
-    "frozen_updated",
-    "other",
-)
-
-#: Formulas, as localisation names them.
-FORMULAS: tuple[str, ...] = (
-    "forward",
-    "loss_gradient",
-    "output_error",
-    "hidden_error",
-    "activation_derivative",
-    "weight_gradient",
-    "bias_gradient",
-    "update_step",
     "state",
 )
 
