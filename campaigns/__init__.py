@@ -1,0 +1,1 @@
+"""Long-running measurement scripts (not part of the installed package); see README.md."""

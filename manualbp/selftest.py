@@ -1,0 +1,271 @@
+"""``manualbp selftest``: the checks against every mutant, and against the correct engine.
+
+A check earns trust two ways: it must catch a known bug (kill a mutant) and it must not
+flag correct code. For every mutant of :data:`manualbp.mutants.MUTANTS`, the selected checks
+run on ``cases`` random cases drawn from the mutant's own ``space`` (the architectures on
+which its bug shows), case i seeded by ``case_seed(seed, i)`` exactly as ``manualbp verify``
+seeds it (:func:`manualbp.verify.planned_cases`); ``published`` runs the worked examples the
+mutant computes (the ``mlp`` ones, without the figures after 10,000 training updates, which
+would cost 2 s per mutant). ``mutant.reset()`` is called before every case and check,
+so state kept by the state mutants never leaks from one run into the next. The correct
+engine then runs the same checks on as many cases of the full default space, plus every
+worked example.
+
+The kill matrix (``Report.extras["kill_matrix"]``, the shape :mod:`manualbp.report.killmatrix`
+reads) counts, per mutant and check, the cases on which the check reported at least one
+``fail`` (for ``published``: worked examples), or None when the check did not run on the
+mutant (not selected, or every case skipped). The run passes (exit 0) when every mutant is
+killed by some check and the engine gets no ``fail``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from manualbp.errors import UsageError
+from manualbp.findings import CHECKS, Finding, counts
+from manualbp.mutants import MUTANTS, Mutant, get_mutant
+from manualbp.protocol import load_implementation
+from manualbp.report.model import Report, environment
+from manualbp.space import ArchSpace
+from manualbp.verify import (
+    Progress,
+    Subject,
+    VerifyOptions,
+    load_references,
+    planned_cases,
+    reproduce_command,
+)
+
+DEFAULT_CASES = 2
+ENGINE_SPEC = "manualbp.engine"
+
+
+@dataclass(frozen=True)
+class SelftestOptions:
+    """What ``manualbp selftest`` can be told: checks, cases per mutant, seed, which mutants
+    (empty: every one in the catalogue)."""
+
+    checks: tuple[str, ...] = CHECKS
+    cases: int = DEFAULT_CASES
+    seed: int = 0
+    mutants: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.cases < 1:
+            raise UsageError(f"--cases: got {self.cases}, expected a positive integer")
+        for name in self.mutants:
+            get_mutant(name)  # raises UsageError naming the valid mutants
+
+    def verify_options(self) -> VerifyOptions:
+        """The equivalent ``manualbp verify`` options (they plan the cases, seed by seed)."""
+        return VerifyOptions(checks=self.checks, cases=self.cases, seed=self.seed)
+
+    def selected(self) -> list[Mutant]:
+        """The mutants to run, in catalogue order (every one when none was named)."""
+        if not self.mutants:
+            return list(MUTANTS.values())
+        chosen = {get_mutant(name).name for name in self.mutants}
+        return [mutant for name, mutant in MUTANTS.items() if name in chosen]
+
+
+def _random_case_findings(
+    impl: object,
+    impl_name: str,
+    planned: list[tuple[int, Any]],
+    checks: Iterable[str],
+    reset: Callable[[], None] | None = None,
+) -> list[Finding]:
+    """The selected random-case checks (fd, autograd) on each planned (index, case), one
+    case and check at a time with ``reset()`` before each; Findings labelled with the index."""
+    from manualbp.checks import autograd, fd
+
+    runners = {"fd": fd.run, "autograd": autograd.run}
+    findings: list[Finding] = []
+    for index, case in planned:
+        for run in (runners[check] for check in checks if check in runners):
+            if reset is not None:
+                reset()
+            for finding in run(impl, [case], impl_name=impl_name):
+                finding.detail.setdefault("case_index", index)
+                findings.append(finding)
+    return findings
+
+
+def _references(options: SelftestOptions, everything: bool) -> list[Any]:
+    """The built-in worked examples when ``published`` is selected: every one, figures
+    after training included, when ``everything`` (for the engine); else only the ``mlp``
+    ones (those the implementation computes) without their ``trained.*`` figures, whose
+    10,000 updates cost about 2 s per mutant; with them, the published column of the kill
+    matrix of all 41 mutants was the same (measured with seed 0, 2 cases)."""
+    if "published" not in options.checks:
+        return []
+    loaded = load_references(options.verify_options())
+    if everything:
+        return loaded
+    return [
+        replace(
+            reference,
+            quantities=tuple(
+                q for q in reference.quantities if not q.expression.text.startswith("trained.")
+            ),
+        )
+        for reference in loaded
+        if reference.kind == "mlp"
+    ]
+
+
+def _mutant_findings(
+    mutant: Mutant, options: SelftestOptions, references: list[Any]
+) -> list[Finding]:
+    """Every Finding of the selected checks on ``mutant``, reset before each case and check;
+    a failing Finding gets the ``manualbp selftest`` command that reruns it."""
+    from manualbp.checks import published
+
+    planned = planned_cases(options.verify_options(), mutant.space)
+    findings = _random_case_findings(mutant, mutant.name, planned, options.checks, mutant.reset)
+    if references:
+        mutant.reset()
+        findings += published.run(mutant, references, impl_name=mutant.name)
+    for finding in findings:
+        if finding.verdict == "fail" and finding.reproduce is None:
+            finding.reproduce = shlex.join(
+                ["manualbp", "selftest", "--mutants", mutant.name, "--checks", finding.check,
+                 "--seed", str(options.seed), "--cases", str(options.cases)]
+            )  # fmt: skip
+    return findings
+
+
+def _engine_findings(options: SelftestOptions, references: list[Any]) -> list[Finding]:
+    """Every Finding of the selected checks on the correct engine: ``cases`` random cases of
+    the default space and every worked example; failures carry a ``manualbp verify`` command."""
+    from manualbp.checks import published
+
+    engine = load_implementation(ENGINE_SPEC)
+    subject = Subject(ENGINE_SPEC, engine, "engine", ArchSpace())
+    verify_options = options.verify_options()
+    planned = planned_cases(verify_options, subject.space)
+    findings = _random_case_findings(engine, subject.name, planned, options.checks)
+    findings += published.run(engine, references, impl_name=subject.name)
+    for finding in findings:
+        if finding.verdict in ("fail", "inconclusive") and finding.reproduce is None:
+            finding.reproduce = reproduce_command(verify_options, subject, finding)
+    return findings
+
+
+def kills(findings: Iterable[Finding], checks: Iterable[str]) -> dict[str, int | None]:
+    """{check: units with at least one ``fail``} over one mutant's Findings, a unit being a
+    random case (fd, autograd) or a worked example (published); None for a check with no
+    Finding other than ``skipped`` (it did not run on this mutant)."""
+    findings = list(findings)
+    result: dict[str, int | None] = {}
+    for check in checks:
+        own = [f for f in findings if f.check == check]
+        ran = any(f.verdict != "skipped" for f in own)
+        result[check] = len({f.case for f in own if f.verdict == "fail"}) if ran else None
+    return result
+
+
+def survivors(matrix: dict[str, Any]) -> list[str]:
+    """Mutants of a kill matrix that no check caught on any case."""
+    return [m for m in matrix["mutants"] if not any(matrix["killed"][m].values())]
+
+
+def run_selftest(options: SelftestOptions, progress: Progress | None = None) -> Report:
+    """Run the checks on every selected mutant and on the engine (``progress(label, done,
+    total)`` after each mutant and after the engine); the Report's extras hold
+    ``kill_matrix`` ({"mutants", "checks", "killed": {mutant: {check: n | None}},
+    "cases": {mutant: n}}) and ``selftest`` (survivors, engine verdict counts)."""
+    started = time.perf_counter()
+    mutants = options.selected()
+    references = _references(options, everything=False)
+    findings: list[Finding] = []
+    killed: dict[str, dict[str, int | None]] = {}
+    timings: dict[str, float] = {}
+    for done, mutant in enumerate(mutants, start=1):
+        mutant_started = time.perf_counter()
+        own = _mutant_findings(mutant, options, references)
+        killed[mutant.name] = kills(own, options.checks)
+        findings += own
+        timings[mutant.name] = time.perf_counter() - mutant_started
+        if progress is not None:
+            progress(mutant.name, done, len(mutants) + 1)
+    engine_started = time.perf_counter()
+    engine = _engine_findings(options, _references(options, everything=True))
+    timings["engine"] = time.perf_counter() - engine_started
+    if progress is not None:
+        progress("engine", len(mutants) + 1, len(mutants) + 1)
+    findings += engine
+    matrix = {
+        "mutants": [m.name for m in mutants],
+        "checks": list(options.checks),
+        "killed": killed,
+        "cases": {m.name: options.cases for m in mutants},
+    }
+    timings["total"] = time.perf_counter() - started
+    metadata = {
+        **environment(),
+        "command": "manualbp selftest",
+        "impls": [ENGINE_SPEC, *(m.spec for m in mutants)],
+        "checks": list(options.checks),
+        "seed": options.seed,
+        "cases": options.cases,
+        "mutants": [m.name for m in mutants],
+        "dtype": "float64",
+        "shard": None,
+        "timings": timings,
+    }
+    extras = {
+        "kill_matrix": matrix,
+        "selftest": {"survivors": survivors(matrix), "engine": counts(engine)},
+    }
+    return Report(findings=findings, metadata=metadata, extras=extras)
+
+
+@dataclass(frozen=True)
+class SelftestOutcome:
+    """Exit code 0 (every mutant killed, the engine clean) or 1, and the verdict line."""
+
+    exit_code: int
+    message: str
+
+
+def outcome(report: Report) -> SelftestOutcome:
+    """The verdict of a selftest Report: 1 when a mutant survived or the engine failed."""
+    surviving = report.extras["selftest"]["survivors"]
+    engine_fails = sum(row.get("fail", 0) for row in report.extras["selftest"]["engine"].values())
+    problems = []
+    if surviving:
+        problems.append(f"{len(surviving)} mutant(s) survived every check: {', '.join(surviving)}")
+    if engine_fails:
+        problems.append(f"the correct engine got {engine_fails} fail(s) (false alarms)")
+    if problems:
+        return SelftestOutcome(1, "SELFTEST FAIL: " + "; ".join(problems))
+    mutants = len(report.extras["kill_matrix"]["mutants"])
+    return SelftestOutcome(
+        0, f"SELFTEST PASS: all {mutants} mutant(s) caught, no false alarm on the correct engine"
+    )
+
+
+def matrix_lines(report: Report) -> list[str]:
+    """The kill matrix as text: one row per mutant, per check the cases (worked examples for
+    ``published``) on which it was caught, ``-`` where the check did not run; then the
+    engine's verdict counts per check."""
+    matrix = report.extras["kill_matrix"]
+    checks = matrix["checks"]
+    width = max([len(m) for m in matrix["mutants"]] + [len("mutant")])
+    header = f"{'mutant':<{width}}" + "".join(f"{c:>11}" for c in checks) + f"{'cases':>7}"
+    lines = [header, "-" * len(header)]
+    for mutant in matrix["mutants"]:
+        killed = matrix["killed"][mutant]
+        cells = "".join(f"{'-' if killed[c] is None else killed[c]:>11}" for c in checks)
+        flag = "  SURVIVED" if not any(killed.values()) else ""
+        lines.append(f"{mutant:<{width}}{cells}{matrix['cases'][mutant]:>7}{flag}")
+    for check, row in report.extras["selftest"]["engine"].items():
+        tally = ", ".join(f"{n} {verdict}" for verdict, n in row.items() if n)
+        lines.append(f"correct engine, {check}: {tally}")
+    return lines
