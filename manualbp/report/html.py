@@ -22,7 +22,7 @@ import jinja2
 
 from manualbp.errors import ReportError
 from manualbp.report.model import Report, merge_reports, read_report, write_atomic
-from manualbp.report.view import build_page
+from manualbp.report.view import build_page, localisation
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; "
@@ -51,6 +51,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["num"] = lambda value: _number(value, ".10g")
     environment.filters["err"] = lambda value: _number(value, ".2g")
+    environment.filters["localisation"] = localisation
     environment.filters["several_impls"] = lambda rows: len({row.impl for row in rows}) > 1
     return environment
 
@@ -75,11 +76,22 @@ def merge_files(paths: Sequence[str | os.PathLike[str]]) -> Report:
     return merge_reports([read_report(path) for path in paths])
 
 
-def report_command(inputs: Sequence[Path], output: Path) -> Path:
+def report_command(
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    merge: bool | None = None,
+) -> Path:
     """``manualbp report``: render one JSON report, or merge several shards, into the HTML
-    page ``output``. Every input is read and the page rendered before anything is written,
-    so bad input leaves an existing page untouched. Returns the path written."""
+    page ``output``. ``merge`` None merges when there are several inputs; True merges even
+    one (so a lone shard of a run is refused as incomplete). Every input is read and the
+    page rendered before anything is written, so bad input leaves an existing page
+    untouched. Returns the path written."""
     if not inputs:
-        raise ReportError("report: no report files given")
-    report = read_report(inputs[0]) if len(inputs) == 1 else merge_files(inputs)
-    return write_html(report, output)
+        raise ReportError("report: no report files given, expected one or more JSON reports")
+    if merge is None:
+        merge = len(inputs) > 1
+    report = merge_files(inputs) if merge else read_report(inputs[0])
+    try:
+        return write_html(report, output)
+    except OSError as exc:
+        raise ReportError(f"{output}: cannot write the page ({exc.strerror or exc})") from None

@@ -22,6 +22,7 @@ import platform
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a report is meant to be shared
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -256,11 +258,9 @@ def environment() -> dict[str, Any]:
         "numpy": np.__version__,
         "blas": _blas_name(np),
     }
-    try:
-        import torch
-
-        info["torch"] = torch.__version__
-    except ImportError:
+    try:  # the installed version, read without importing torch (seconds to load)
+        info["torch"] = metadata.version("torch")
+    except metadata.PackageNotFoundError:
         info["torch"] = None
     return info
 

@@ -2,7 +2,8 @@
 
 Everything is derived from the Findings in :func:`~manualbp.report.model.canonical_order`
 and from metadata that does not depend on sharding, so a merged report and the unsharded
-run it stands for give the same page. Strings from the report pass through unchanged (the
+run it stands for give the same page but for the time spent (``<div id="timings">``:
+measured seconds, summed over shards). Strings from the report pass through unchanged (the
 template escapes them); plots receive numbers only. ``detail`` is free-form, so a detail
 that is missing or malformed leaves its plot out instead of failing the page.
 """
@@ -52,6 +53,18 @@ def text(value: Any) -> str:
     if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
         return ", ".join(text(v) for v in value) or "—"
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def localisation(finding: Finding) -> str:
+    """Where the bug first shows, as one line, from ``detail["localisation"]`` (its
+    ``sentence`` when it is an object that has one); ``""`` when absent or when the
+    diagnosis already says it."""
+    value = finding.detail.get("localisation")
+    if not value:
+        return ""
+    sentence = value.get("sentence") if isinstance(value, Mapping) else None
+    line = sentence if isinstance(sentence, str) and sentence else text(value)
+    return "" if finding.diagnosis and line in finding.diagnosis else line
 
 
 def worst_per_case(findings: list[Finding], limit: int = WORST_LIMIT) -> list[Finding]:

@@ -4,16 +4,24 @@ A run has random cases (fd and autograd findings carrying ``detail["case_index"]
 published worked example, and optionally broken cases: a hidden-layer bug that doubles the
 error term of unit 0 in layer 1, so δ1, W1 and b1 fail on some entries (per-entry relative
 errors, a diagnosis and a reproduction command) while layer 2 agrees.
+
+:func:`verify_runs` makes real ones: small ``manualbp verify`` runs, sharded and not, and
+of a failing mutant.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from manualbp.cli import main
 from manualbp.findings import Finding, tensor_finding
 from manualbp.report.html import render_html
 from manualbp.report.model import Report
@@ -526,3 +534,58 @@ def make_hostile() -> Report:
 def hostile_html() -> str:
     """The page of :func:`make_hostile`, rendered once per session."""
     return render_html(make_hostile())
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SMALL_RUN = (
+    "--depth",
+    "1-3",
+    "--width",
+    "1-4",
+    "--batch",
+    "1-3",
+    "--checks",
+    "fd,autograd,published",
+    "--reference",
+    str(REPOSITORY / "reference" / "saito_affine.json"),
+)
+"""A real but small ``manualbp verify`` run: random cases of small networks, all three
+checks, one worked example (the affine layer, the cheapest)."""
+FAILING_IMPL = "manualbp.mutants:hidden_error_missing_derivative"
+"""A mutant whose bug shows in the hidden layers, so its page has failing cases to localise."""
+
+
+@dataclass(frozen=True)
+class VerifyRuns:
+    """Reports and pages of real ``manualbp verify`` runs (made once per session):
+    the small run unsharded, as shards 1/2 and 2/2, and of a failing mutant."""
+
+    folder: Path
+    outputs: dict[str, str]
+
+    def json(self, name: str) -> Path:
+        return self.folder / f"{name}.json"
+
+    def html(self, name: str) -> Path:
+        return self.folder / f"{name}.html"
+
+
+@pytest.fixture(scope="session")
+def verify_runs(tmp_path_factory) -> VerifyRuns:
+    """Run ``manualbp verify`` in this process (torch loads once) for :class:`VerifyRuns`;
+    each writes NAME.json and, by default, NAME.html next to it."""
+    folder = tmp_path_factory.mktemp("verify-runs")
+    runs = {
+        "unsharded": ("--impl", "manualbp.engine", "--cases", "4"),
+        "shard-1": ("--impl", "manualbp.engine", "--cases", "4", "--shard", "1/2"),
+        "shard-2": ("--impl", "manualbp.engine", "--cases", "4", "--shard", "2/2"),
+        "failing": ("--impl", FAILING_IMPL, "--cases", "2"),
+    }
+    outputs = {}
+    for name, options in runs.items():
+        stdout = io.StringIO()
+        with contextlib.redirect_stdout(stdout):
+            code = main(["verify", *options, *SMALL_RUN, "--json", str(folder / f"{name}.json")])
+        assert code == (1 if name == "failing" else 0), stdout.getvalue()
+        outputs[name] = stdout.getvalue()
+    return VerifyRuns(folder, outputs)

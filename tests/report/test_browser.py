@@ -1,8 +1,10 @@
 """The page as a person sees it: opened offline in headless Chromium, screenshots saved.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromium
-chromium-driver``) and the ``selenium`` package; skipped with that reason when absent.
-Screenshots go to ``reports/html-report-*.png`` in the repository.
+chromium-driver``) and the ``selenium`` package (a test dependency: its absence is an error,
+not a skip); skipped, with that reason, only when chromium or chromedriver is absent.
+Screenshots go to ``reports/html-report-*.png`` in the repository: synthetic reports, and
+the pages of real ``manualbp verify`` runs (``verify-failing``, ``verify-passing``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
-webdriver = pytest.importorskip(
-    "selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')"
-)
+from selenium import webdriver
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -149,3 +148,36 @@ def test_hostile_report_runs_nothing_in_chromium(browser, hostile_html, tmp_path
     _assert_offline_and_quiet(browser, urls, page)
     assert browser.execute_script("return window.pwned === undefined")
     _visible(browser, "#worst .card")
+
+
+def test_page_of_a_failing_verify_run_in_chromium(browser, verify_runs):
+    page = verify_runs.html("failing")
+    urls = _open(browser, page.read_text(encoding="utf-8"), page)
+    _assert_offline_and_quiet(browser, urls, page)
+    for selector in (
+        "#verdict h1",
+        "#summary table",
+        "#worst .card .diagnosis",
+        "#worst pre.cmd",
+        "section.check .plot svg",
+        "section.check table.findings",
+        "#cases .case svg",
+        "#cases tr.first-bad",
+        "#published table",
+        "#metadata table",
+        "#timings table",
+    ):
+        _visible(browser, selector)
+    assert browser.execute_script("return document.title") == "manualbp report: FAIL"
+    assert _banner_colour(_screenshot(browser, "verify-failing")) == BANNER["fail"]
+
+
+def test_page_of_a_passing_verify_run_in_chromium(browser, verify_runs):
+    page = verify_runs.html("unsharded")
+    urls = _open(browser, page.read_text(encoding="utf-8"), page)
+    _assert_offline_and_quiet(browser, urls, page)
+    for selector in ("#verdict h1", "#summary table", "#worst .ok", "#published table"):
+        _visible(browser, selector)
+    assert browser.execute_script("return document.querySelector('#cases')") is None
+    assert browser.execute_script("return document.title") == "manualbp report: PASS"
+    assert _banner_colour(_screenshot(browser, "verify-passing")) == BANNER["pass"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from report_damage import BAD_INPUTS
 
 from manualbp.errors import ReportError
 from manualbp.report.html import merge_files, render_html, report_command
-from manualbp.report.model import SCHEMA_VERSION, canonical_order, merge_reports
+from manualbp.report.model import canonical_order, merge_reports
 
 
 @pytest.fixture
@@ -112,32 +111,6 @@ def test_report_command_merges_files_into_the_unsharded_page(tmp_path, run, spli
     single_page = report_command([single], tmp_path / "single.html")
     assert merged_page.read_text(encoding="utf-8") == single_page.read_text(encoding="utf-8")
     assert merge_files(paths).summary == small.summary
-
-
-def _future(path):
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["schema_version"] = SCHEMA_VERSION + 1
-    path.write_text(json.dumps(data), encoding="utf-8")
-
-
-def _truncate(path):
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text[: len(text) // 2], encoding="utf-8")
-
-
-BAD_INPUTS = {
-    "truncated": (_truncate, "not valid JSON"),
-    "malformed": (lambda p: p.write_text("{'findings': []}", encoding="utf-8"), "not valid JSON"),
-    "future schema": (_future, "newer than this manualbp understands"),
-    "not a report": (lambda p: p.write_text("[1, 2]", encoding="utf-8"), "JSON object"),
-    "missing": (lambda p: p.unlink(), "no such file"),
-    "bad finding": (
-        lambda p: p.write_text(
-            json.dumps({"schema_version": 1, "findings": [{"check": "fd"}]}), encoding="utf-8"
-        ),
-        r"findings\[0\]",
-    ),
-}
 
 
 @pytest.mark.parametrize("merge", [False, True], ids=["single", "merge"])

@@ -10,11 +10,13 @@ import pytest
 
 from manualbp.findings import Finding
 from manualbp.report.cases import LAYER_LIMIT, layer_quantity, rel_errors, tolerance_share
+from manualbp.report.html import render_html
 from manualbp.report.killmatrix import kill_matrix
 from manualbp.report.model import Report
 from manualbp.report.view import (
     build_page,
     family,
+    localisation,
     remarks,
     step_curve,
     text,
@@ -241,3 +243,27 @@ def test_tolerance_share_is_error_over_allowance(numbers, share):
         "fd", "c", "q", "pass", ref_value=ref, abs_error=error, tolerance=rtol, atol=atol
     )
     assert tolerance_share(finding) == (pytest.approx(share) if share is not None else None)
+
+
+SENTENCE = "first wrong going backwards: delta.2 (layer 2 of 3, hidden) → hidden_error"
+
+
+@pytest.mark.parametrize(
+    ("value", "diagnosis", "expected"),
+    [
+        ({"layer": 2, "sentence": SENTENCE}, None, SENTENCE),
+        ({"layer": 2, "sentence": SENTENCE}, f"missing derivative; {SENTENCE}", ""),
+        ("output layer", "sign flipped", "output layer"),
+        ({"layer": 2}, None, '{"layer": 2}'),
+        (None, None, ""),
+    ],
+    ids=["sentence", "already in the diagnosis", "plain text", "no sentence", "absent"],
+)
+def test_localisation_is_one_line_said_once(value, diagnosis, expected, parse_html):
+    finding = Finding("autograd", "case-0", "delta.2[0,1]", "fail", diagnosis=diagnosis)
+    if value is not None:
+        finding.detail["localisation"] = value
+    assert localisation(finding) == expected
+    page = parse_html(render_html(Report([finding])))
+    shown = [node.text() for node in page.find_all(cls="localisation")]
+    assert shown == ([f"where {expected}"] * 2 if expected else [])

@@ -1,0 +1,336 @@
+"""The pytest plugin: gradient checks inside a test suite, gathered into one manualbp report.
+
+Registered as a ``pytest11`` entry point, so installing manualbp is enough:
+
+- the fixture ``manualbp_check`` (or :func:`assert_gradients_match`, importable directly)
+  runs the checks on an implementation and fails the test with the worst disagreeing
+  entry: its quantity and index, both values, the relative error against the tolerance,
+  the reason, the likely bug, the case seed and the command that reruns it;
+- ``pytest --manualbp-report PATH`` writes every Finding of the session as the JSON
+  report ``PATH`` with the suffix ``.json`` and the HTML page with the suffix ``.html``
+  (``reports/tests.json`` or ``reports/tests.html`` both write both files), and prints
+  one summary line naming them. Each Finding carries its test's node id in
+  ``detail["test"]``.
+
+Under pytest-xdist each worker sends its Findings to the controller (``workeroutput``,
+read in ``pytest_testnodedown``) and only the controller writes, so ``-n 4`` gives one
+report holding the Findings of every worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import types
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from manualbp.architecture import Architecture
+from manualbp.case import Case
+from manualbp.findings import Finding, counts
+from manualbp.report.model import Report, environment
+
+__all__ = [
+    "COLLECTOR",
+    "DEFAULT_CHECKS",
+    "FindingCollector",
+    "assert_gradients_match",
+    "failure_message",
+]
+
+DEFAULT_CHECKS: tuple[str, ...] = ("fd", "autograd")
+"""Checks :func:`assert_gradients_match` runs unless told otherwise."""
+WORKER_OUTPUT_KEY = "manualbp_report"
+"""The ``workeroutput`` entry a pytest-xdist worker sends its Findings in (report JSON)."""
+
+
+@dataclass
+class FindingCollector:
+    """The Findings of one test session, each labelled with the test that produced it."""
+
+    findings: list[Finding] = field(default_factory=list)
+
+    def record(self, findings: Sequence[Finding]) -> None:
+        """Keep ``findings``, labelling each with the current test (``detail["test"]``) and,
+        under pytest-xdist, the worker that ran it (``detail["xdist_worker"]``)."""
+        labels = {"test": current_test(), "xdist_worker": os.environ.get("PYTEST_XDIST_WORKER")}
+        for finding in findings:
+            for key, value in labels.items():
+                if value:
+                    finding.detail.setdefault(key, value)
+            self.findings.append(finding)
+
+    def report(self) -> Report:
+        """The session's report: Findings ordered by test (stable within a test, so the
+        order does not depend on which xdist worker ran which test), and run metadata."""
+        ordered = sorted(self.findings, key=lambda f: str(f.detail.get("test", "")))
+        tests = sorted({str(f.detail["test"]) for f in ordered if "test" in f.detail})
+        metadata = {
+            **environment(),
+            "command": "pytest --manualbp-report",
+            "checks": sorted({f.check for f in ordered}),
+            "impls": sorted({f.impl for f in ordered if f.impl}),
+            "tests": tests,
+            "dtype": "float64",
+        }
+        return Report(findings=ordered, metadata=metadata)
+
+
+_ACTIVE: list[FindingCollector] = []
+"""Collectors of the pytest sessions running in this process, innermost last (a session
+may start another in-process, as pytester does)."""
+
+
+def current_test() -> str:
+    """The node id of the running test (from ``PYTEST_CURRENT_TEST``), or ``""``."""
+    running = os.environ.get("PYTEST_CURRENT_TEST", "")
+    return running.rsplit(" (", 1)[0]
+
+
+def _spec_of(impl: object) -> str | None:
+    """How ``manualbp verify --impl`` would name ``impl``, when that can be told."""
+    spec = getattr(impl, "spec", None)
+    if isinstance(spec, str) and spec:
+        return spec
+    if isinstance(impl, types.ModuleType):
+        return impl.__name__
+    kind = type(impl)
+    if kind.__module__ not in ("__main__", "builtins"):
+        return f"{kind.__module__}:{kind.__qualname__}"
+    return None
+
+
+def _run_checks(
+    impl: object, name: str, checks: Sequence[str], planned: list[tuple[int, Case]]
+) -> list[Finding]:
+    """Every Finding of ``checks`` on the cases; random cases labelled with their index
+    (``detail["case_index"]``) as ``manualbp verify`` labels them."""
+    cases = [case for _, case in planned]
+    index_of = {case.case_id: index for index, case in planned}
+    findings: list[Finding] = []
+    if "fd" in checks:
+        from manualbp.checks import fd
+
+        findings += fd.run(impl, cases, impl_name=name)
+    if "autograd" in checks:  # imported only when asked for: torch takes seconds to load
+        from manualbp.checks import autograd
+
+        findings += autograd.run(impl, cases, impl_name=name)
+    for finding in findings:
+        if finding.case in index_of:
+            finding.detail.setdefault("case_index", index_of[finding.case])
+    if "published" in checks:
+        from manualbp.checks import published
+
+        examples = [r for r in published.default_references() if r.kind == "mlp"]
+        findings += published.run(impl, examples, impl_name=name)
+    return findings
+
+
+def assert_gradients_match(
+    impl: object,
+    cases: int | Case | Sequence[Case] = 3,
+    *,
+    arch: Architecture | None = None,
+    seed: int = 0,
+    checks: Sequence[str] = DEFAULT_CHECKS,
+    collector: FindingCollector | None = None,
+) -> list[Finding]:
+    """Run ``checks`` (``fd``, ``autograd``, ``published``) on ``impl`` and raise
+    AssertionError (see :func:`failure_message`) unless every comparison agrees.
+
+    ``impl`` is an implementation of the protocol or its ``--impl`` spec
+    (``package.module:object``). ``cases`` is a number of random cases, drawn exactly as
+    ``manualbp verify --seed SEED --cases N`` draws them (on ``arch`` when given), or the
+    Case(s) to check. Every Finding goes to ``collector`` (default: the running pytest
+    session's, if the plugin is active). Returns the Findings when all agree.
+    """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's
+    from manualbp.protocol import implementation_name, load_implementation
+    from manualbp.space import ArchSpace
+    from manualbp.verify import (
+        Subject,
+        VerifyOptions,
+        outcome,
+        planned_cases,
+        reproduce_command,
+    )
+
+    spec = impl if isinstance(impl, str) else _spec_of(impl)
+    if isinstance(impl, str):
+        impl = load_implementation(impl)
+    name = implementation_name(impl, spec or "")
+    space = ArchSpace(fixed=(arch,)) if arch is not None else ArchSpace()
+    drawn = isinstance(cases, int)
+    options = VerifyOptions(
+        impls=(spec or name,),
+        checks=tuple(checks),
+        cases=cases if isinstance(cases, int) else 0,
+        seed=seed,
+        space=space,
+    )
+    if isinstance(cases, int):
+        planned = planned_cases(options, space)
+    else:
+        given = [cases] if isinstance(cases, Case) else list(cases)
+        planned = list(enumerate(given))
+    findings = _run_checks(impl, name, options.checks, planned)
+    # A command reruns a case only when it draws the same one: a random case of the
+    # default space, from an implementation that --impl can load.
+    exact = drawn and arch is None and spec is not None
+    subject = Subject(spec or name, impl, name, space)
+    for finding in findings:
+        undecided = finding.verdict in ("fail", "inconclusive") and finding.reproduce is None
+        if undecided and (exact or finding.check == "published"):
+            finding.reproduce = reproduce_command(options, subject, finding)
+    if collector is None and _ACTIVE:
+        collector = _ACTIVE[-1]
+    if collector is not None:
+        collector.record(findings)
+    if outcome(Report(findings)).exit_code != 0:
+        raise AssertionError(failure_message(findings, name))
+    return findings
+
+
+def _tolerance(finding: Finding) -> str:
+    if finding.tolerance is None:
+        return "no tolerance"
+    text = f"rtol {finding.tolerance:.2g}"
+    if finding.atol:
+        text += f", atol {finding.atol:.2g}"
+    return text + (f" ({finding.tolerance_reason})" if finding.tolerance_reason else "")
+
+
+def failure_message(findings: Sequence[Finding], name: str) -> str:
+    """The AssertionError text for a run that did not agree: the verdict, the worst failing
+    entry (check, case, quantity with its index, both values, relative error and tolerance),
+    its reason, likely bug and localisation when known, the seed and the reproduce command.
+    """
+    from manualbp.report.view import localisation
+    from manualbp.verify import outcome, worst_failures
+
+    table = counts(list(findings))
+    tally = ", ".join(
+        f"{check} {row['pass']} pass / {row['fail']} fail" for check, row in table.items()
+    )
+    lines = [f"manualbp: {name}: {outcome(Report(list(findings))).message} ({tally})"]
+    failing = [f for f in findings if f.verdict == "fail"]
+    # An entry compared under a tolerance says more than a whole-tensor verdict (Taylor).
+    worst = worst_failures([f for f in failing if f.tolerance is not None] or failing, 1)
+    if not worst:
+        return "\n".join(lines)
+    f = worst[0]
+    lines.append(f"worst: {f.check} {f.case} {f.quantity}" + (f" [{f.method}]" if f.method else ""))
+    if f.impl_value is not None and f.ref_value is not None:
+        rel = "—" if f.rel_error is None else f"{f.rel_error:.3g}"
+        lines.append(
+            f"  implementation {f.impl_value:.10g}, reference {f.ref_value:.10g}, "
+            f"relative error {rel} > {_tolerance(f)}"
+        )
+    if f.reason:
+        lines.append(f"  reason: {f.reason}")
+    if f.diagnosis:
+        lines.append(f"  likely bug: {f.diagnosis}")
+    if localisation(f):
+        lines.append(f"  where: {localisation(f)}")
+    if f.seed is not None:
+        lines.append(f"  seed: {f.seed}")
+    if f.reproduce:
+        lines.append(f"  reproduce: {f.reproduce}")
+    return "\n".join(lines)
+
+
+# --- pytest hooks --------------------------------------------------------------------------
+
+COLLECTOR = pytest.StashKey[FindingCollector]()
+"""``config.stash[COLLECTOR]``: the session's :class:`FindingCollector`."""
+WRITTEN = pytest.StashKey[tuple[Path, Path]]()
+"""``config.stash[WRITTEN]``: the (JSON, HTML) paths the controller wrote."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--manualbp-report PATH``."""
+    group = parser.getgroup("manualbp", "manualbp gradient checks")
+    group.addoption(
+        "--manualbp-report",
+        metavar="PATH",
+        default=None,
+        help="write the Findings of every manualbp check in the session as PATH.json and "
+        "PATH.html (the suffix of PATH is replaced)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the session's collector."""
+    collector = FindingCollector()
+    config.stash[COLLECTOR] = collector
+    _ACTIVE.append(collector)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Forget the session's collector."""
+    collector = config.stash.get(COLLECTOR, None)
+    if collector in _ACTIVE:
+        _ACTIVE.remove(collector)
+
+
+def report_paths(config: pytest.Config) -> tuple[Path, Path] | None:
+    """(JSON, HTML) paths of ``--manualbp-report``, relative to where pytest was started."""
+    option = config.getoption("manualbp_report")
+    if not option:
+        return None
+    path = config.invocation_params.dir / option
+    return path.with_suffix(".json"), path.with_suffix(".html")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Controller under xdist: take the Findings a worker sent."""
+    sent = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    if sent:
+        report = Report.from_dict(json.loads(sent), "xdist worker report")
+        node.config.stash[COLLECTOR].findings.extend(report.findings)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker sends its Findings; the controller (or a plain run) writes the report."""
+    config = session.config
+    paths = report_paths(config)
+    if paths is None:
+        return
+    collector = config.stash[COLLECTOR]
+    if hasattr(config, "workerinput"):
+        sent = json.dumps(Report(findings=collector.findings).to_dict(), allow_nan=False)
+        config.workeroutput[WORKER_OUTPUT_KEY] = sent  # type: ignore[attr-defined]
+        return
+    from manualbp.report.html import write_html
+
+    report = collector.report()
+    json_path, html_path = paths
+    report.write(json_path)
+    write_html(report, html_path)
+    config.stash[WRITTEN] = (json_path, html_path)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """One line: how many Findings, how many failed, where the report went."""
+    written = config.stash.get(WRITTEN, None)
+    if written is None:
+        return
+    findings = config.stash[COLLECTOR].findings
+    failed = sum(f.verdict == "fail" for f in findings)
+    json_path, html_path = written
+    terminalreporter.write_line(
+        f"manualbp report: {len(findings)} findings, {failed} failed: {json_path} {html_path}"
+    )
+
+
+@pytest.fixture
+def manualbp_check(request: pytest.FixtureRequest) -> Callable[..., list[Finding]]:
+    """:func:`assert_gradients_match` recording into this session's report."""
+    return functools.partial(assert_gradients_match, collector=request.config.stash[COLLECTOR])
