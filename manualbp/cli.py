@@ -7,6 +7,7 @@ input or usage — printed as one line, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from manualbp.verify import Outcome
 
 DEFAULT_JSON = Path("reports") / "report.json"
+DEFAULT_HTML = Path("reports") / "index.html"
 EXIT_USAGE = 2
 
 
@@ -76,6 +78,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = _non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("got 0, expected a positive integer")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every subcommand (also what ``--help`` prints)."""
     parser = _Parser(
@@ -94,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run finite differences, autograd and published-number checks on one or more "
             "implementations of the manualbp protocol, print a summary and write the JSON "
-            "report. Default: all three checks on manualbp.engine and on the "
+            "report and its HTML page. Default: all three checks on manualbp.engine and on the "
             "formula-by-formula 2-2-2 network (manualbp.mazur)."
         ),
     )
@@ -151,9 +160,89 @@ def build_parser() -> argparse.ArgumentParser:
         "--shard", metavar="I/N", help="run shard I of N of the random cases (merge with report)"
     )
     output.add_argument(
+        "--html",
+        type=Path,
+        metavar="PATH",
+        help="HTML page path (default: next to the JSON, index.html for report.json, "
+        "else the JSON's name with .html)",
+    )
+    output.add_argument("--no-html", action="store_true", help="write the JSON report only")
+    output.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="split the cases over N processes, one BLAS/torch thread each (default 1)",
+    )
+    output.add_argument(
         "--max-failures", type=_non_negative, default=10, help="failure lines to print (10)"
     )
     output.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    output.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="do not shrink the first failing random case to a smallest failing network",
+    )
+
+    report = sub.add_parser(
+        "report",
+        help="turn JSON reports into the HTML page; several (shards) are merged into one",
+        description=(
+            "Render a JSON report written by manualbp verify (or the pytest plugin) as one "
+            "self-contained HTML page; given several, merge them first (every shard of a run, "
+            "once each). Bad input leaves an existing page untouched (exit 2)."
+        ),
+    )
+    report.add_argument("inputs", nargs="*", type=Path, metavar="JSON", help="report file(s)")
+    report.add_argument(
+        "--merge",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="JSON",
+        help="report files to merge (even one: a lone shard is refused as incomplete)",
+    )
+    report.add_argument(
+        "-o", "--output", type=Path, default=DEFAULT_HTML, help=f"page (default {DEFAULT_HTML})"
+    )
+
+    selftest = sub.add_parser(
+        "selftest",
+        help="prove the checks: every mutant must be caught, the correct engine never flagged",
+        description=(
+            "Run the checks on every deliberately broken implementation (manualbp.mutants), "
+            "on cases drawn from the architectures where its bug shows, and on the correct "
+            "engine; print the kill matrix (mutant x check: cases caught) and write the report "
+            "(exit 0 every mutant caught and no engine fail, 1 otherwise, 2 bad input)."
+        ),
+    )
+    selftest.add_argument(
+        "--checks",
+        type=_names("--checks", CHECKS),
+        default=CHECKS,
+        help=f"comma-separated checks to run (default: {','.join(CHECKS)})",
+    )
+    selftest.add_argument(
+        "--cases", type=_non_negative, default=None, help="random cases per mutant (default: 2)"
+    )
+    selftest.add_argument("--seed", type=int, default=0, help="seed of the run (default: 0)")
+    selftest.add_argument(
+        "--mutants", metavar="NAMES", help="comma-separated mutant names (default: every mutant)"
+    )
+    selftest.add_argument(
+        "--json",
+        type=Path,
+        default=Path("reports") / "selftest.json",
+        help="JSON report path (default reports/selftest.json)",
+    )
+    selftest.add_argument(
+        "--html",
+        type=Path,
+        default=Path("reports") / "selftest.html",
+        help="HTML report path (default reports/selftest.html)",
+    )
+    selftest.add_argument("--quiet", action="store_true", help="print only the verdict line")
 
     demo = sub.add_parser(
         "demo",
@@ -236,15 +325,21 @@ def _print_summary(report: Report, outcome: Outcome, max_failures: int, out: Tex
             where = f"{finding.impl} {finding.check} {finding.case}"
             values = ""
             if finding.impl_value is not None and finding.ref_value is not None:
-                values = (
-                    f" impl={finding.impl_value:.6g} ref={finding.ref_value:.6g}"
-                    f" rel={finding.rel_error:.2g}"
-                )
+                rel = "—" if finding.rel_error is None else f"{finding.rel_error:.2g}"
+                values = f" impl={finding.impl_value:.6g} ref={finding.ref_value:.6g} rel={rel}"
             out.write(f"  {where} {finding.quantity}{values}: {finding.reason}\n")
             if finding.diagnosis:
                 out.write(f"    likely bug: {finding.diagnosis}\n")
             if finding.reproduce:
                 out.write(f"    reproduce: {finding.reproduce}\n")
+    for shrunk in report.extras.get("minimal_failures", []):
+        arch = shrunk["arch"]
+        out.write(
+            f"\nsmallest failing case of {shrunk['impl']} (shrunk from {shrunk['from_case']}): "
+            f"sizes {arch['sizes']}, {','.join(arch['activations'])}, {arch['loss']}, "
+            f"bias {arch['bias']}, {arch['reduction']}, batch {shrunk['batch_size']}, "
+            f"seed {shrunk['seed']}\n    rebuild: {shrunk['rebuild']}\n"
+        )
     out.write(f"\n{outcome.message}\n")
 
 
@@ -262,6 +357,8 @@ def _verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         space=space,
         space_args=space_args,
         shard=Shard.parse(args.shard) if args.shard else None,
+        jobs=args.jobs,
+        shrink=not args.no_shrink,
     )
     progress = _ProgressLine(err) if err.isatty() and not args.quiet else None
     try:
@@ -271,11 +368,69 @@ def _verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             progress.clear()
     result = outcome(report)
     path = report.write(args.json)
+    page = None if args.no_html or args.html == Path("") else _html_path(args)
+    if page is not None:
+        from manualbp.report.html import write_html
+
+        page = write_html(report, page)
     if args.quiet:
         out.write(result.message + "\n")
     else:
         _print_summary(report, result, args.max_failures, out)
         out.write(f"report: {path}\n")
+        if page is not None:
+            out.write(f"page: {page}\n")
+    return result.exit_code
+
+
+def _html_path(args: argparse.Namespace) -> Path:
+    """``--html``, else next to the JSON: index.html for report.json, else NAME.html."""
+    if args.html is not None:
+        return args.html
+    json_path: Path = args.json
+    if json_path.name == DEFAULT_JSON.name:
+        return json_path.with_name(DEFAULT_HTML.name)
+    return json_path.with_suffix(".html")
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from manualbp.report.html import report_command
+
+    inputs = [*args.inputs, *args.merge]
+    if not inputs:
+        raise UsageError("got no report file, expected JSON [JSON ...] or --merge JSON [JSON ...]")
+    merge = True if args.merge else None
+    out.write(f"page: {report_command(inputs, args.output, merge)}\n")
+    return 0
+
+
+def _selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from manualbp import selftest
+    from manualbp.report.html import write_html
+
+    names = tuple(n.strip() for n in (args.mutants or "").split(",") if n.strip())
+    if args.mutants is not None and not names:
+        raise UsageError(f"--mutants: got {args.mutants!r}, expected comma-separated mutant names")
+    options = selftest.SelftestOptions(
+        checks=tuple(args.checks),
+        cases=args.cases if args.cases is not None else selftest.DEFAULT_CASES,
+        seed=args.seed,
+        mutants=names,
+    )
+    progress = _ProgressLine(err) if err.isatty() and not args.quiet else None
+    try:
+        report = selftest.run_selftest(options, progress)
+    finally:
+        if progress is not None:
+            progress.clear()
+    result = selftest.outcome(report)
+    path = report.write(args.json)
+    page = write_html(report, args.html)
+    if not args.quiet:
+        out.write("\n".join(selftest.matrix_lines(report)) + "\n\n")
+    out.write(result.message + "\n")
+    if not args.quiet:
+        out.write(f"report: {path}\npage: {page}\n")
     return result.exit_code
 
 
@@ -296,13 +451,20 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``manualbp`` console script; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error already printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     out, err = sys.stdout, sys.stderr
     try:
         if args.command == "verify":
             return _verify(args, out, err)
         if args.command == "demo":
             return _demo(args, out)
+        if args.command == "report":
+            return _report(args, out)
+        if args.command == "selftest":
+            return _selftest(args, out, err)
         parser.print_help(out)
         return EXIT_USAGE
     except ManualbpError as exc:
@@ -311,6 +473,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.write("manualbp: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader went away (``manualbp demo | head``): not an error of ours. Point
+        # stdout at /dev/null so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

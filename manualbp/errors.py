@@ -40,6 +40,7 @@ class UsageError(ManualbpError, ValueError):
 
 
 def describe(value: object, limit: int = 60) -> str:
-    """Return a short ``repr`` of ``value`` for an error message, cut to ``limit`` characters."""
-    text = repr(value)
+    """Return a short one-line ``repr`` of ``value`` for an error message (runs of
+    whitespace, newlines included, become one space), cut to ``limit`` characters."""
+    text = " ".join(repr(value).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -8,19 +8,24 @@ it, and decides the verdict of the run. It does no printing; the CLI does.
 
 from __future__ import annotations
 
+import math
+import multiprocessing
+import os
 import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from manualbp.architecture import Architecture
 from manualbp.case import Case
+from manualbp.diagnosis import annotate
 from manualbp.errors import UsageError
 from manualbp.findings import CHECKS, Finding
 from manualbp.protocol import implementation_name, load_implementation
-from manualbp.report.model import Report, environment
+from manualbp.report.model import Report, canonical_order, environment
 from manualbp.space import ArchSpace, case_seed, random_case
 
 DEFAULT_IMPLEMENTATIONS: tuple[str, ...] = ("manualbp.engine", "manualbp.mazur")
@@ -67,6 +72,8 @@ class VerifyOptions:
     space: ArchSpace = field(default_factory=ArchSpace)
     space_args: tuple[str, ...] = ()
     shard: Shard | None = None
+    jobs: int = 1
+    shrink: bool = True
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.checks if c not in CHECKS]
@@ -77,6 +84,18 @@ class VerifyOptions:
             )
         if self.cases < 0:
             raise UsageError(f"--cases: got {self.cases}, expected a non-negative integer")
+        if self.jobs < 1:
+            raise UsageError(f"-j/--jobs: got {self.jobs}, expected a positive integer")
+
+    def worker_shard(self, k: int) -> Shard:
+        """The part of this run's cases that worker ``k`` of ``jobs`` runs (0-based).
+
+        Shard i/n split J ways: worker k takes shard (i + n·k)/(n·J); the J parts are
+        disjoint and together are exactly shard i/n, and only the worker whose part is
+        shard 1/(n·J) — the one holding case 0 — runs the worked examples.
+        """
+        shard = self.shard or Shard(1, 1)
+        return Shard(shard.index + shard.count * k, shard.count * self.jobs)
 
 
 @dataclass(frozen=True)
@@ -180,7 +199,27 @@ def _check_runs(
 
 
 def run_verify(options: VerifyOptions, progress: Progress | None = None) -> Report:
-    """Run the selected checks on every implementation; return the Report (not yet written)."""
+    """Run the selected checks on every implementation; return the Report (not yet written).
+
+    With ``jobs`` > 1 the cases are split between that many processes
+    (:meth:`VerifyOptions.worker_shard`) and their Findings joined: the report is the one a
+    single process makes, timings aside. With ``shrink``, the first random case the
+    autograd check fails for each implementation is shrunk to a smallest failing network
+    (:func:`minimal_failures`, in ``extras["minimal_failures"]``).
+    """
+    if options.jobs > 1:
+        report = _run_in_processes(options, progress)
+    else:
+        report = _run_here(options, progress)
+    if options.shrink:
+        shrunk = minimal_failures(options, report.findings)
+        if shrunk:
+            report.extras["minimal_failures"] = shrunk
+    return report
+
+
+def _run_here(options: VerifyOptions, progress: Progress | None) -> Report:
+    """:func:`run_verify`'s checks in this process."""
     subjects = load_subjects(options)
     references = load_references(options) if "published" in options.checks else []
     if options.shard is not None and options.shard.index != 1:
@@ -202,6 +241,7 @@ def run_verify(options: VerifyOptions, progress: Progress | None = None) -> Repo
                     progress(f"{subject.name} {check}", len(seen_cases), total)
             key = f"{subject.name}:{check}"
             timings[key] = timings.get(key, 0.0) + time.perf_counter() - check_started
+    annotate(findings)  # diagnosis and localisation of every failing case
     timings["total"] = time.perf_counter() - started
     metadata: dict[str, Any] = {
         **environment(),
@@ -216,7 +256,58 @@ def run_verify(options: VerifyOptions, progress: Progress | None = None) -> Repo
         "shard": str(options.shard) if options.shard else None,
         "timings": timings,
     }
-    return Report(findings=findings, metadata=metadata)
+    return Report(findings=canonical_order(findings), metadata=metadata)
+
+
+#: Thread-pool sizes for worker processes: with one process per core, BLAS, OpenMP and
+#: torch threads inside each would only contend for the same cores.
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _run_worker(options: VerifyOptions) -> dict[str, Any]:
+    return _run_here(options, None).to_dict()
+
+
+def _run_in_processes(options: VerifyOptions, progress: Progress | None) -> Report:
+    """:func:`run_verify` split over ``options.jobs`` fresh processes (spawned, so no
+    thread pool or torch state is inherited), each limited to one BLAS/torch thread."""
+    load_subjects(options)  # an --impl that cannot load is reported once, here
+    started = time.perf_counter()
+    parts = [
+        replace(options, jobs=1, shrink=False, shard=options.worker_shard(k))
+        for k in range(options.jobs)
+    ]
+    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
+    os.environ.update(_ONE_THREAD)
+    try:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context) as pool:
+            futures = [pool.submit(_run_worker, part) for part in parts]
+            reports = []
+            for done, future in enumerate(as_completed(futures), start=1):
+                reports.append(Report.from_dict(future.result()))
+                if progress is not None:
+                    progress(f"{options.jobs} processes", done, options.jobs)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    reports.sort(key=lambda report: Shard.parse(str(report.metadata["shard"])).index)
+    timings: dict[str, float] = {}
+    for report in reports:
+        for key, seconds in report.metadata.get("timings", {}).items():
+            timings[key] = timings.get(key, 0.0) + seconds
+    timings["total"] = time.perf_counter() - started
+    metadata = {
+        **reports[0].metadata,
+        "shard": str(options.shard) if options.shard else None,
+        "jobs": options.jobs,
+        "timings": timings,
+    }
+    findings = [finding for report in reports for finding in report.findings]
+    return Report(findings=canonical_order(findings), metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -250,5 +341,61 @@ def summary_rows(report: Report) -> list[tuple[str, str, dict[str, int]]]:
 def worst_failures(findings: Sequence[Finding], limit: int) -> list[Finding]:
     """The ``limit`` failing Findings with the largest relative error, worst first."""
     failing = [f for f in findings if f.verdict == "fail"]
-    failing.sort(key=lambda f: -(f.rel_error if f.rel_error is not None else float("inf")))
+    failing.sort(key=_severity, reverse=True)
     return failing[:limit]
+
+
+def _severity(finding: Finding) -> float:
+    """Sort key of a failing Finding: its relative error, with NaN or no number at all
+    counted as the worst (an implementation that returned NaN is as wrong as it gets)."""
+    error = finding.rel_error
+    if error is None or math.isnan(error):
+        return math.inf
+    return error
+
+
+#: Distinct cases the shrinker may run the autograd check on, per implementation.
+SHRINK_BUDGET = 150
+
+
+def minimal_failures(options: VerifyOptions, findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """For each implementation with an autograd ``fail`` on a random case, the smallest
+    failing case Hypothesis finds below it (:func:`manualbp.strategies.shrink_failure` over
+    :func:`~manualbp.strategies.space_below` the first failing case): its architecture,
+    batch size, parameter scale, seed, and the Python call that rebuilds it."""
+    from manualbp.strategies import rebuild_hint, shrink_failure, space_below
+
+    if "autograd" not in options.checks:
+        return []
+    shrunk = []
+    for subject in load_subjects(options):
+        first = next(
+            (
+                f
+                for f in findings
+                if f.impl == subject.name
+                and f.check == "autograd"
+                and f.verdict == "fail"
+                and f.seed is not None
+            ),
+            None,
+        )
+        if first is None:
+            continue
+        case = random_case(first.seed, subject.space, case_id=first.case)
+        smallest = shrink_failure(subject.impl, space=space_below(case), budget=SHRINK_BUDGET)
+        if smallest is None:  # the failure did not recur on the cases drawn below it
+            continue
+        shrunk.append(
+            {
+                "impl": subject.name,
+                "from_case": first.case,
+                "from_seed": first.seed,
+                "arch": smallest.arch.to_dict(),
+                "batch_size": smallest.batch_size,
+                "scale": smallest.meta.get("scale"),
+                "seed": smallest.seed,
+                "rebuild": rebuild_hint(smallest),
+            }
+        )
+    return shrunk
