@@ -1,0 +1,1 @@
+"""Benchmarks of manualbp: ``python -m benchmarks`` (see benchmarks/README.md)."""

@@ -1,0 +1,47 @@
+"""``python -m benchmarks [--quick] [--json PATH]`` (or ``./run bench``): measure, print the
+tables, write the JSON (default reports/benchmark.json)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.processes import ROOT
+from benchmarks.runner import Settings, run
+from benchmarks.tables import format_result
+
+DEFAULT_JSON = ROOT / "reports" / "benchmark.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 0 whatever the figures (targets are reported, not enforced)."""
+    parser = argparse.ArgumentParser(
+        prog="benchmarks",
+        description="Engine vs torch step times, GEMM peak, check costs and manualbp verify's "
+        "wall time and memory, in one run.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small architectures at batch 64, 3 rounds, one verify run",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        help="JSON output (default: reports/benchmark.json in the repository)",
+    )
+    options = parser.parse_args(argv)
+    settings = Settings.quick_run() if options.quick else Settings.full()
+    result = run(settings)
+    print(format_result(result))
+    options.json.parent.mkdir(parents=True, exist_ok=True)
+    options.json.write_text(json.dumps(result, indent=2))
+    print(f"\nJSON: {options.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

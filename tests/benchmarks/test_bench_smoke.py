@@ -1,0 +1,77 @@
+"""Smoke test of the benchmark: every section measured on a tiny sample, tabled and JSON-able.
+
+The full run takes minutes, so each section is measured here on the smallest real input
+(the engine and torch steps in-process, a trivial child for the process timer, two cases
+of the autograd check); no figure is asserted, only that every section is there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import problems, runner, tables  # noqa: E402
+from benchmarks.contention import time_autograd_check  # noqa: E402
+from benchmarks.processes import timed_child  # noqa: E402
+from benchmarks.worker import Worker, gemm_seconds, side_info  # noqa: E402
+
+
+def _sample() -> dict:
+    """A result dict with every section, each measured on the smallest input."""
+    workers = {side: Worker(side) for side in runner.SIDES}
+    n = 32
+    rates = {side: [problems.gemm_flops(n) / gemm_seconds(side, n) / 1e9] for side in runner.SIDES}
+    gemm = runner.gemm_section(n, rates)
+    last = {side: workers[side].time_step((2, 2, 2), 4, 0) for side in runner.SIDES}
+    seconds = {side: [answer["seconds"]] for side, answer in last.items()}
+    step = runner.step_row((2, 2, 2), 4, seconds, last)
+    child = timed_child(["-c", "print('done')"])
+    verify = runner.verify_section([{**child, "timings": {"total": child["seconds"]}}], ())
+    contention = runner.contention_section(
+        {"fixed": [time_autograd_check(1, 1)], "unfixed": [time_autograd_check(None, 1)]}, 1
+    )
+    result = {
+        "settings": {},
+        "environment": {
+            **runner.environment(),
+            "workers": {side: side_info(side) for side in runner.SIDES},
+        },
+        "gemm": gemm,
+        "steps": [runner.with_rates(step, gemm["peak"])],
+        "checks": {"status": "checks section not available yet"},
+        "verify": verify,
+        "contention": contention,
+    }
+    result["targets"] = runner.targets(result)
+    return result
+
+
+def test_every_section_is_measured_tabled_and_json_able() -> None:
+    result = _sample()
+    text = tables.format_result(result)
+    for title, _ in tables.SECTIONS:
+        assert f"== {title} ==" in text
+    assert "[2, 2, 2]" in text and "checks section not available yet" in text
+    assert json.loads(json.dumps(result)).keys() == result.keys()
+    assert result["steps"][0]["same_result"], "engine and torch trained on different weights"
+    assert result["verify"]["exit_codes"] == [0] and result["verify"]["peak_bytes"]["max"] > 0
+    assert result["contention"]["fails"] == {"fixed": [0], "unfixed": [0]}
+    verdicts = {row["target"]: row["met"] for row in result["targets"]}
+    assert "manualbp verify <= 20 s wall" in verdicts
+    assert "engine/torch <= 1.0 on [2, 2, 2] x4" in verdicts
+
+
+def test_step_flops_count_three_gemms_per_layer_but_no_input_gradient_of_x() -> None:
+    # [3, 4, 2], N = 5: layer products 12 and 8; 2·5·(3·20 - 12) = 480
+    assert problems.step_flops((3, 4, 2), 5) == 480.0
+
+
+def test_engine_and_torch_workers_build_the_same_problem() -> None:
+    first, second = problems.make_problem((3, 4, 2), 5, 7), problems.make_problem((3, 4, 2), 5, 7)
+    assert all((first.params[k] == second.params[k]).all() for k in first.params)
+    assert (first.x == second.x).all() and (first.y == second.y).all()
