@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,12 +45,6 @@ CHUNK = 20
 #: Example cases kept per inconclusive reason, and false alarms kept in full.
 EXAMPLES = 3
 MAX_FAILS = 50
-THREAD_VARIABLES: tuple[str, ...] = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
 VERDICT_ORDER: tuple[str, ...] = ("fail", "inconclusive", "pass", "skipped", "erratum")
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -161,21 +153,6 @@ def _run_chunk_arguments(arguments: tuple[int, list[int], tuple[str, ...]]) -> T
     return run_chunk(*arguments)
 
 
-@contextmanager
-def single_threaded_environment() -> Iterator[None]:
-    """Set every :data:`THREAD_VARIABLES` to 1 for processes started in the body, then restore."""
-    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def run_campaign(
     seed: int,
     indices: Sequence[int],
@@ -185,6 +162,8 @@ def run_campaign(
 ) -> Tally:
     """The tally of ``checks`` over random cases ``indices``, in chunks of :data:`CHUNK`
     cases, on ``jobs`` processes (1: in this process); ``on_chunk`` sees the running total."""
+    from manualbp.threads import single_threaded_environment
+
     chunks = [list(indices[i : i + CHUNK]) for i in range(0, len(indices), CHUNK)]
     work = [(seed, chunk, tuple(checks)) for chunk in chunks]
     total = Tally()
@@ -242,16 +221,6 @@ def print_summary(tally: Tally, out: TextIO) -> None:
         )
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}, expected an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"got {value}, expected a positive integer")
-    return value
-
-
 def _checks(text: str) -> tuple[str, ...]:
     chosen = tuple(part.strip() for part in text.split(",") if part.strip())
     if not chosen or any(c not in CAMPAIGN_CHECKS for c in chosen):
@@ -268,14 +237,16 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The campaign's options."""
+    from manualbp.cli import positive_int
+
     parser = _Parser(
         prog="python -m campaigns.false_alarms",
         description="fd and autograd checks on many random cases of the correct engine; "
         "every fail is a false alarm.",
     )
-    parser.add_argument("--cases", type=_positive, default=DEFAULT_CASES, help="cases (10000)")
+    parser.add_argument("--cases", type=positive_int, default=DEFAULT_CASES, help="cases (10000)")
     parser.add_argument("--seed", type=int, default=0, help="run seed (0)")
-    parser.add_argument("-j", "--jobs", type=_positive, default=1, help="processes (1)")
+    parser.add_argument("-j", "--jobs", type=positive_int, default=1, help="processes (1)")
     parser.add_argument("--shard", metavar="I/N", help="run only cases i with i %% N == I - 1")
     parser.add_argument("--checks", type=_checks, default=CAMPAIGN_CHECKS, help="fd,autograd")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"({DEFAULT_JSON})")
@@ -323,5 +294,4 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))  # before NumPy is imported
     sys.exit(main())

@@ -68,7 +68,7 @@ def _range(text: str) -> tuple[int, int]:
     return low, high
 
 
-def _non_negative(text: str) -> int:
+def non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -78,8 +78,8 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> int:
-    value = _non_negative(text)
+def positive_int(text: str) -> int:
+    value = non_negative_int(text)
     if value == 0:
         raise argparse.ArgumentTypeError("got 0, expected a positive integer")
     return value
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--cases",
-        type=_non_negative,
+        type=non_negative_int,
         default=None,
         help="number of random cases per implementation (default: 25)",
     )
@@ -170,13 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument(
         "-j",
         "--jobs",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="split the cases over N processes, one BLAS/torch thread each (default 1)",
     )
     output.add_argument(
-        "--max-failures", type=_non_negative, default=10, help="failure lines to print (10)"
+        "--max-failures", type=non_negative_int, default=10, help="failure lines to print (10)"
     )
     output.add_argument("--quiet", action="store_true", help="print only the verdict line")
     output.add_argument(
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated checks to run (default: {','.join(CHECKS)})",
     )
     selftest.add_argument(
-        "--cases", type=_non_negative, default=None, help="random cases per mutant (default: 2)"
+        "--cases", type=non_negative_int, default=None, help="random cases per mutant (default: 2)"
     )
     selftest.add_argument("--seed", type=int, default=0, help="seed of the run (default: 0)")
     selftest.add_argument(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +26,7 @@ from manualbp.findings import CHECKS, Finding
 from manualbp.protocol import implementation_name, load_implementation
 from manualbp.report.model import Report, canonical_order, environment
 from manualbp.space import ArchSpace, case_seed, random_case
+from manualbp.threads import single_threaded_environment
 
 DEFAULT_IMPLEMENTATIONS: tuple[str, ...] = ("manualbp.engine", "manualbp.mazur")
 DEFAULT_CASES = 25
@@ -259,11 +259,6 @@ def _run_here(options: VerifyOptions, progress: Progress | None) -> Report:
     return Report(findings=canonical_order(findings), metadata=metadata)
 
 
-#: Thread-pool sizes for worker processes: with one process per core, BLAS, OpenMP and
-#: torch threads inside each would only contend for the same cores.
-_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
 def _run_worker(options: VerifyOptions) -> dict[str, Any]:
     return _run_here(options, None).to_dict()
 
@@ -277,9 +272,7 @@ def _run_in_processes(options: VerifyOptions, progress: Progress | None) -> Repo
         replace(options, jobs=1, shrink=False, shard=options.worker_shard(k))
         for k in range(options.jobs)
     ]
-    saved = {name: os.environ.get(name) for name in _ONE_THREAD}
-    os.environ.update(_ONE_THREAD)
-    try:
+    with single_threaded_environment():
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=options.jobs, mp_context=context) as pool:
             futures = [pool.submit(_run_worker, part) for part in parts]
@@ -288,12 +281,6 @@ def _run_in_processes(options: VerifyOptions, progress: Progress | None) -> Repo
                 reports.append(Report.from_dict(future.result()))
                 if progress is not None:
                     progress(f"{options.jobs} processes", done, options.jobs)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     reports.sort(key=lambda report: Shard.parse(str(report.metadata["shard"])).index)
     timings: dict[str, float] = {}
     for report in reports:
