@@ -49,6 +49,22 @@ def _decode_number(value: Any) -> float | None:
     raise ReportError(f"finding: got {value!r} where a number was expected")
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every float (NumPy's included) passed through :func:`_encode_number`,
+    NumPy integers made ints and arrays made lists, in nested dicts, lists and tuples."""
+    if isinstance(value, Mapping):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _encode_number(value)
+    return value
+
+
 _NUMBER_FIELDS = ("impl_value", "ref_value", "abs_error", "rel_error", "tolerance", "atol")
 
 #: Largest tensor whose values a failing Finding keeps in ``detail`` (for the diagnosis).
@@ -92,10 +108,12 @@ class Finding:
             raise ValueError(f"verdict: got {self.verdict!r}, expected one of {VERDICTS}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (non-finite numbers as strings, see :func:`_encode_number`)."""
+        """JSON-ready dict: non-finite numbers, also inside ``detail``, become the strings
+        "nan", "inf", "-inf" (see :func:`_encode_number`); NumPy scalars become numbers."""
         data = asdict(self)
         for name in _NUMBER_FIELDS:
             data[name] = _encode_number(data[name])
+        data["detail"] = json_safe(data["detail"])
         return data
 
     @classmethod
@@ -110,6 +128,17 @@ class Finding:
         for required in ("check", "case", "quantity", "verdict"):
             if not isinstance(data.get(required), str):
                 raise ReportError(f"finding: field {required!r} missing or not a string")
+        for name in ("tolerance_reason", "reason", "method", "impl"):
+            if not isinstance(data.get(name, ""), str):
+                raise ReportError(f"finding: field {name!r} is not a string")
+        for name in ("diagnosis", "reproduce"):
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise ReportError(f"finding: field {name!r} is neither a string nor null")
+        seed = data.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise ReportError(f"finding: field 'seed' is {seed!r}, expected an integer or null")
+        if not isinstance(data.get("detail", {}), Mapping):
+            raise ReportError("finding: field 'detail' is not an object")
         values = dict(data)
         for name in _NUMBER_FIELDS:
             values[name] = _decode_number(values.get(name))
