@@ -34,6 +34,7 @@ from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.findings import Finding, counts
 from manualbp.report.model import Report, environment
+from manualbp.space import ArchSpace
 
 __all__ = [
     "COLLECTOR",
@@ -137,6 +138,7 @@ def assert_gradients_match(
     cases: int | Case | Sequence[Case] = 3,
     *,
     arch: Architecture | None = None,
+    space: ArchSpace | None = None,
     seed: int = 0,
     checks: Sequence[str] = DEFAULT_CHECKS,
     collector: FindingCollector | None = None,
@@ -146,13 +148,16 @@ def assert_gradients_match(
 
     ``impl`` is an implementation of the protocol or its ``--impl`` spec
     (``package.module:object``). ``cases`` is a number of random cases, drawn exactly as
-    ``manualbp verify --seed SEED --cases N`` draws them (on ``arch`` when given), or the
-    Case(s) to check. Every Finding goes to ``collector`` (default: the running pytest
-    session's, if the plugin is active). Returns the Findings when all agree.
+    ``manualbp verify --seed SEED --cases N`` draws them — on ``arch`` when given, else from
+    ``space`` (an :class:`~manualbp.space.ArchSpace`, e.g. the activations and losses the
+    implementation supports; default: the whole space) — or the Case(s) to check. Failing
+    cases are diagnosed and localised as in ``manualbp verify``. Every Finding goes to
+    ``collector`` (default: the running pytest session's, if the plugin is active).
+    Returns the Findings when all agree.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this function's
+    from manualbp.diagnosis import annotate
     from manualbp.protocol import implementation_name, load_implementation
-    from manualbp.space import ArchSpace
     from manualbp.verify import (
         Subject,
         VerifyOptions,
@@ -165,7 +170,10 @@ def assert_gradients_match(
     if isinstance(impl, str):
         impl = load_implementation(impl)
     name = implementation_name(impl, spec or "")
-    space = ArchSpace(fixed=(arch,)) if arch is not None else ArchSpace()
+    if arch is not None:
+        space = ArchSpace(fixed=(arch,))
+    drawn_from_default = arch is None and space is None
+    space = space or ArchSpace()
     drawn = isinstance(cases, int)
     options = VerifyOptions(
         impls=(spec or name,),
@@ -180,9 +188,10 @@ def assert_gradients_match(
         given = [cases] if isinstance(cases, Case) else list(cases)
         planned = list(enumerate(given))
     findings = _run_checks(impl, name, options.checks, planned)
+    annotate(findings)
     # A command reruns a case only when it draws the same one: a random case of the
     # default space, from an implementation that --impl can load.
-    exact = drawn and arch is None and spec is not None
+    exact = drawn and drawn_from_default and spec is not None
     subject = Subject(spec or name, impl, name, space)
     for finding in findings:
         undecided = finding.verdict in ("fail", "inconclusive") and finding.reproduce is None

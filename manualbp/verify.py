@@ -142,8 +142,10 @@ def reproduce_command(options: VerifyOptions, subject: Subject, finding: Finding
     """The command line that reruns exactly the case behind ``finding``."""
     parts = ["manualbp", "verify", "--impl", subject.spec, "--checks", finding.check]
     if finding.check == "published":
+        from manualbp.checks.published_file import BUILTIN_PREFIX
+
         source = finding.detail.get("source")
-        if source:
+        if source and not str(source).startswith(BUILTIN_PREFIX):  # built-ins run by default
             parts += ["--reference", str(source)]
     elif finding.seed is not None:
         parts += ["--case-seed", str(finding.seed), *options.space_args]

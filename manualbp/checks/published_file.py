@@ -555,11 +555,18 @@ def _decode(text: str, source: str) -> ReferenceExample:
     return parse_reference(data, source)
 
 
+#: Source label prefix of the built-in worked examples (not a path: they live in the package).
+BUILTIN_PREFIX = "manualbp.reference/"
+
+
 def default_references() -> list[ReferenceExample]:
-    """The worked examples shipped in ``manualbp.reference`` (every ``*.json``, by name)."""
+    """The worked examples shipped in ``manualbp.reference`` (every ``*.json``, by name),
+    each with the source label ``manualbp.reference/<file>`` (:data:`BUILTIN_PREFIX`)."""
     folder = files("manualbp.reference")
     entries = sorted(
         (entry for entry in folder.iterdir() if entry.name.endswith(".json")),
         key=lambda entry: entry.name,
     )
-    return [_decode(entry.read_text(encoding="utf-8"), str(entry)) for entry in entries]
+    return [
+        _decode(entry.read_text(encoding="utf-8"), BUILTIN_PREFIX + entry.name) for entry in entries
+    ]

@@ -6,6 +6,7 @@ import copy
 import json
 import re
 from collections import Counter
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,9 @@ def test_the_built_in_references_all_agree_on_the_engine() -> None:
 
 def test_a_wrong_saito_figure_would_fail() -> None:
     references = published.default_references()
-    data = json.loads(Path(references[3].source).read_text(encoding="utf-8"))
+    assert references[3].source == "manualbp.reference/saito_apples_oranges.json"
+    folder = files("manualbp.reference")
+    data = json.loads(folder.joinpath("saito_apples_oranges.json").read_text(encoding="utf-8"))
     data["quantities"][5]["printed"] = "660"  # dTax is 650
     findings = list(published.run(engine, [published.parse_reference(data)], impl_name="e"))
     assert [f.verdict for f in findings] == ["pass"] * 5 + ["fail"]

@@ -104,3 +104,22 @@ class _SupportsNothing:
 def test_every_case_skipped_is_not_a_pass():
     with pytest.raises(AssertionError, match="NOT VERIFIED: every case was skipped"):
         assert_gradients_match(_SupportsNothing(), 2, checks=("fd",))
+
+
+def test_cases_drawn_from_a_space_and_the_failure_is_diagnosed():
+    """An implementation that covers part of the space is checked there (not skipped), and
+    the message carries the diagnosis, as in manualbp verify."""
+    from manualbp.space import ArchSpace
+
+    space = ArchSpace(activations=("tanh",), losses=("half_sse",), depth=(2, 2), width=(2, 4))
+    mutant = get_mutant("half-sse-gradient-doubled")
+    with pytest.raises(AssertionError) as failure:
+        assert_gradients_match(
+            mutant, 2, space=space, checks=("autograd",), collector=FindingCollector()
+        )
+    message = str(failure.value)
+    assert "likely bug: factor_2" in message
+    findings = assert_gradients_match(
+        engine, 2, space=space, checks=("autograd",), collector=FindingCollector()
+    )
+    assert {f.verdict for f in findings} == {"pass"}
