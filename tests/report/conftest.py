@@ -102,26 +102,14 @@ def _case_findings(index: int, broken: bool) -> list[Finding]:
             "error": (1e-16 / h + h**2).tolist(),
             "chosen_h": 4.6e-6,
         }
-    for name, ref in grads.items():
+    compared = [(f"grad.{name}", ref, wrong[name]) for name, ref in grads.items()]
+    compared += [(f"delta.{layer}", ref, wrong_deltas[layer]) for layer, ref in deltas.items()]
+    for quantity, ref, impl in compared:
         findings.append(
             tensor_finding(
                 check="autograd",
-                quantity=f"grad.{name}",
-                impl=noisy(wrong[name]),
-                ref=ref,
-                rtol=1e-10,
-                atol=1e-12,
-                tolerance_reason="float64 roundoff",
-                reproduce=reproduce("autograd"),
-                **common,
-            )
-        )
-    for layer, ref in deltas.items():
-        findings.append(
-            tensor_finding(
-                check="autograd",
-                quantity=f"delta.{layer}",
-                impl=noisy(wrong_deltas[layer]),
+                quantity=quantity,
+                impl=noisy(impl),
                 ref=ref,
                 rtol=1e-10,
                 atol=1e-12,
