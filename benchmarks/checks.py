@@ -32,10 +32,10 @@ from manualbp import torch_mirror
 from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.checks import fd
-from manualbp.checks.fd_elementwise import COMPLEX_STEP
-from manualbp.checks.fd_lines import central, central_steps, stencil_offsets
-from manualbp.checks.fd_objective import Objective, unit_direction
-from manualbp.checks.fd_threads import blas_threads
+from manualbp.checks.fd.elementwise import COMPLEX_STEP
+from manualbp.checks.fd.lines import central, central_steps, stencil_offsets
+from manualbp.checks.fd.objective import Objective, unit_direction
+from manualbp.checks.fd.threads import blas_threads
 from manualbp.params import flatten, init_params
 
 ELEMENTWISE_SIZES: tuple[tuple[int, ...], ...] = ((1, 8, 5, 3, 1), (4, 16, 16, 3), (20, 64, 64, 10))

@@ -16,7 +16,9 @@ import time
 from typing import Any
 
 from manualbp.checks import autograd
-from manualbp.verify import DEFAULT_CASES, VerifyOptions, load_subjects, planned_cases
+from manualbp.checks.base import case_units, unit_case
+from manualbp.pipeline.work import Workbench
+from manualbp.verify import DEFAULT_CASES, VerifyOptions
 
 
 def time_autograd_check(torch_threads: int | None, cases: int = DEFAULT_CASES) -> dict[str, Any]:
@@ -26,14 +28,17 @@ def time_autograd_check(torch_threads: int | None, cases: int = DEFAULT_CASES) -
 
     options = VerifyOptions(checks=("autograd",), cases=cases)
     threads = autograd.AutogradOptions(torch_threads=torch_threads)
-    work = [
-        (subject, [case for _, case in planned_cases(options, subject.space)])
-        for subject in load_subjects(options)
-    ]
+    bench = Workbench()
+    work = []
+    for request in options.requests():
+        subject = bench.describe(request)
+        impl = bench.implementation(subject.key, subject.spec, None)
+        units = case_units("autograd", subject, options.plan())
+        work.append((subject, impl, [unit_case("autograd", u, impl, subject) for u in units]))
     verdicts: list[str] = []
     started = time.perf_counter()
-    for subject, planned in work:
-        findings = autograd.run(subject.impl, planned, impl_name=subject.name, options=threads)
+    for subject, impl, planned in work:
+        findings = autograd.run(impl, planned, impl_name=subject.name, options=threads)
         verdicts.extend(finding.verdict for finding in findings)
     seconds = time.perf_counter() - started
     return {

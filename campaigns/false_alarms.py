@@ -1,35 +1,35 @@
-"""False-alarm campaign: the fd and autograd checks on many random cases of the correct engine.
+"""False-alarm campaign: the fd and autograd checks on many random cases of a correct
+implementation (manualbp's engine by default, or ``--impl SPEC``).
 
-The engine is correct, so every ``fail`` it gets is a false alarm of a check. The cases come
-from the full default :class:`~manualbp.space.ArchSpace` (every activation, loss, bias mode
-and reduction; parameter scales that saturate sigmoid/tanh and scales of 1e-3 that put ReLU
-pre-activations at the kink), case i seeded by ``case_seed(seed, i)`` exactly as
-``manualbp verify --seed S`` seeds it, so any case is rerun with
-``manualbp verify --impl manualbp.engine --checks CHECK --case-seed SEED``.
+The implementation is correct, so every ``fail`` it gets is a false alarm of a check. The
+cases come from the full default :class:`~manualbp.space.ArchSpace` (every activation, loss,
+bias mode and reduction; parameter scales that saturate sigmoid/tanh and scales of 1e-3 that
+put ReLU pre-activations at the kink), drawn inside what the implementation supports, case i
+seeded exactly as ``manualbp verify --seed S`` seeds it, so any case is rerun with the
+``reproduce`` command printed for it.
 
 Run from a checkout::
 
     python -m campaigns.false_alarms --cases 10000 -j 2        # or python campaigns/...
+    python -m campaigns.false_alarms --impl tests/corpus/nielsen.py:IMPL --cases 10000 -j 2
 
 It prints, per check, how many Findings (and cases) ended ``pass``, ``inconclusive`` and
 ``fail``, and why the inconclusive ones were inconclusive; the JSON summary (default
 reports/false_alarms.json) is rewritten after every chunk of cases, so an interrupted run
 leaves the counts it reached. Exit 0 when nothing failed, 1 on a false alarm, 2 on bad options.
 
-Each worker process runs with one BLAS/OpenMP/torch thread: the thread variables are set
-before NumPy and torch are first imported (which is why manualbp is imported inside the
-functions here), for the pool's processes and, when run as a script, for the main process.
+The implementation runs in supervised worker processes (``-j`` of them, one BLAS/OpenMP/torch
+thread each when there are several), as in ``manualbp verify``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -103,7 +103,8 @@ class Tally:
             elif finding.verdict == "fail" and len(self.fails) < MAX_FAILS:
                 self.fails.append(
                     {**where, "check": finding.check, "method": finding.method,
-                     "rel_error": finding.to_dict()["rel_error"], "reason": finding.reason}
+                     "rel_error": finding.to_dict()["rel_error"], "reason": finding.reason,
+                     "reproduce": finding.reproduce}
                 )  # fmt: skip
         for check, verdict in seen:
             row = self.cases_with.setdefault(check, {})
@@ -129,55 +130,44 @@ class Tally:
         return sum(row.get("fail", 0) for row in self.findings.values())
 
 
-def run_chunk(seed: int, indices: Sequence[int], checks: Sequence[str]) -> Tally:
-    """Run ``checks`` on manualbp.engine for random cases ``indices`` of run ``seed`` (case i:
-    ``random_case(case_seed(seed, i), ArchSpace())``, as ``manualbp verify`` draws it)."""
-    from manualbp.checks import autograd, fd
-    from manualbp.protocol import load_implementation
-    from manualbp.space import ArchSpace, case_seed, random_case
-
-    runners = {"fd": fd.run, "autograd": autograd.run}
-    impl = load_implementation("manualbp.engine")
-    space = ArchSpace()
-    tally = Tally()
-    started = time.perf_counter()
-    for index in indices:
-        case = random_case(case_seed(seed, index), space, case_id=f"case-{index}")
-        findings = [f for check in checks for f in runners[check](impl, [case], impl_name="engine")]
-        tally.record(index, findings)
-    tally.seconds = time.perf_counter() - started
-    return tally
-
-
-def _run_chunk_arguments(arguments: tuple[int, list[int], tuple[str, ...]]) -> Tally:
-    return run_chunk(*arguments)
-
-
 def run_campaign(
+    spec: str,
     seed: int,
-    indices: Sequence[int],
+    cases: int,
     checks: Sequence[str],
     jobs: int = 1,
+    shard: Any = None,
     on_chunk: Callable[[Tally], None] | None = None,
 ) -> Tally:
-    """The tally of ``checks`` over random cases ``indices``, in chunks of :data:`CHUNK`
-    cases, on ``jobs`` processes (1: in this process); ``on_chunk`` sees the running total."""
-    from manualbp.threads import single_threaded_environment
+    """The tally of ``checks`` on the implementation ``spec`` over random cases 0..cases-1 of
+    run ``seed`` (this ``shard`` of them), drawn as ``manualbp verify --seed`` draws them,
+    inside what the implementation supports; in chunks of about :data:`CHUNK` cases on
+    ``jobs`` supervised worker processes; ``on_chunk`` sees the running total."""
+    from manualbp.pipeline.run import describe, run_subject
+    from manualbp.pipeline.supervisor import Supervisor
+    from manualbp.pipeline.work import SubjectRequest
+    from manualbp.plan import Plan
 
-    chunks = [list(indices[i : i + CHUNK]) for i in range(0, len(indices), CHUNK)]
-    work = [(seed, chunk, tuple(checks)) for chunk in chunks]
+    stride = CHUNK * (shard.count if shard is not None else 1)
     total = Tally()
-    if jobs == 1:
-        results: Iterator[Tally] = map(_run_chunk_arguments, work)
-        for tally in results:
-            total.add(tally)
-            if on_chunk is not None:
-                on_chunk(total)
-        return total
-    with single_threaded_environment():
-        pool = multiprocessing.get_context("spawn").Pool(jobs)
-    with pool:
-        for tally in pool.imap_unordered(_run_chunk_arguments, work):
+    with Supervisor(jobs) as supervisor:
+        (subject,), _ = describe([SubjectRequest(spec)], supervisor)
+        for first in range(0, cases, stride):
+            plan = Plan(
+                checks=tuple(checks),
+                cases=min(stride, cases - first),
+                first_case=first,
+                seed=seed,
+                shard=shard,
+            )
+            started = time.perf_counter()
+            by_case: dict[int, list[Any]] = {index: [] for index, _, _ in plan.case_slots()}
+            for finding in run_subject(subject, plan, supervisor):
+                by_case[finding.detail["case_index"]].append(finding)
+            tally = Tally()
+            for index, findings in sorted(by_case.items()):
+                tally.record(index, findings)
+            tally.seconds = time.perf_counter() - started
             total.add(tally)
             if on_chunk is not None:
                 on_chunk(total)
@@ -188,7 +178,6 @@ def summary(tally: Tally, settings: dict[str, Any], planned: int, elapsed: float
     """The JSON summary: settings, progress (``cases_done`` of ``cases_planned``) and counts."""
     return {
         "campaign": "false_alarms",
-        "impl": "manualbp.engine",
         **settings,
         "cases_planned": planned,
         "cases_done": tally.cases,
@@ -216,8 +205,7 @@ def print_summary(tally: Tally, out: TextIO) -> None:
     for fail in tally.fails[:10]:
         out.write(
             f"FALSE ALARM {fail['check']} {fail['quantity']} (case seed {fail['seed']}): "
-            f"{fail['reason']}\n  reproduce: manualbp verify --impl manualbp.engine "
-            f"--checks {fail['check']} --case-seed {fail['seed']}\n"
+            f"{fail['reason']}\n  reproduce: {fail['reproduce']}\n"
         )
 
 
@@ -237,12 +225,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The campaign's options."""
-    from manualbp.cli import positive_int
+    from manualbp.cli.options import positive_int
 
     parser = _Parser(
         prog="python -m campaigns.false_alarms",
         description="fd and autograd checks on many random cases of the correct engine; "
         "every fail is a false alarm.",
+    )
+    parser.add_argument(
+        "--impl", default="manualbp.engine", metavar="SPEC", help="implementation (the engine)"
     )
     parser.add_argument("--cases", type=positive_int, default=DEFAULT_CASES, help="cases (10000)")
     parser.add_argument("--seed", type=int, default=0, help="run seed (0)")
@@ -257,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the campaign; exit code 0 (no false alarm), 1 (a false alarm), 2 (bad options)."""
     from manualbp.errors import ManualbpError
-    from manualbp.report.model import write_atomic
-    from manualbp.verify import Shard
+    from manualbp.plan import Shard
+    from manualbp.report.files import write_atomic
 
     out = out or sys.stdout
     try:
@@ -270,8 +261,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ManualbpError as exc:
         sys.stderr.write(f"false_alarms: error: {exc}\n")
         return 2
-    indices = [i for i in range(args.cases) if shard is None or shard.owns(i)]
+    planned = sum(1 for i in range(args.cases) if shard is None or shard.owns(i))
     settings = {
+        "impl": args.impl,
         "seed": args.seed,
         "cases": args.cases,
         "shard": str(shard) if shard else None,
@@ -281,12 +273,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     started = time.perf_counter()
 
     def save(tally: Tally) -> None:
-        document = summary(tally, settings, len(indices), time.perf_counter() - started)
+        document = summary(tally, settings, planned, time.perf_counter() - started)
         write_atomic(args.json, json.dumps(document, indent=1, allow_nan=False, default=str))
         if not args.quiet:
-            sys.stderr.write(f"{tally.cases}/{len(indices)} cases, {tally.failures()} fail\n")
+            sys.stderr.write(f"{tally.cases}/{planned} cases, {tally.failures()} fail\n")
 
-    tally = run_campaign(args.seed, indices, args.checks, args.jobs, save)
+    tally = run_campaign(args.impl, args.seed, args.cases, args.checks, args.jobs, shard, save)
     save(tally)
     print_summary(tally, out)
     out.write(f"summary: {args.json}\n")

@@ -18,14 +18,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from manualbp.errors import ArchitectureError, describe
+from manualbp.facts import ACTIVATIONS, LOSS_OUTPUT_ACTIVATION, LOSSES
 
-ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
-LOSSES: tuple[str, ...] = ("half_sse", "sse", "mse", "bce", "softmax_ce")
+__all__ = [
+    "ACTIVATIONS",
+    "BIAS_MODES",
+    "FIELDS",
+    "LOSSES",
+    "LOSS_OUTPUT_ACTIVATION",
+    "REDUCTIONS",
+    "Architecture",
+]
+
 BIAS_MODES: tuple[str, ...] = ("per_unit", "shared", "none")
 REDUCTIONS: tuple[str, ...] = ("sum", "mean")
-
-#: The output activation each loss requires (losses absent here accept any activation).
-LOSS_OUTPUT_ACTIVATION: dict[str, str] = {"bce": "sigmoid", "softmax_ce": "identity"}
 
 FIELDS: tuple[str, ...] = ("sizes", "activations", "loss", "bias", "reduction")
 

@@ -22,13 +22,14 @@ first disagreement, in this order:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from manualbp.facts import SQUARED_LOSSES
 from manualbp.findings import Finding
+from manualbp.quantity import Quantity, base_quantity
 
 #: Formulas, as localisation names them.
 FORMULAS: tuple[str, ...] = (
@@ -43,27 +44,15 @@ FORMULAS: tuple[str, ...] = (
     "state",
 )
 
-#: Losses whose derivative ∂E/∂a is a factor of δ_L of its own (δ_L = ∂E/∂a ⊙ f'(z_L)).
-SQUARED_LOSSES = ("half_sse", "sse", "mse")
 #: Patterns of δ_L that a wrong ∂E/∂a of a squared loss produces.
 LOSS_GRADIENT_KINDS = ("sign_flip", "factor_2", "factor_half", "factor_K")
 #: Finite-difference methods that keep whole gradient tensors, most precise first.
 FD_TENSOR_METHODS = ("complex_step", "central", "directional")
 
-_INDEX = re.compile(r"\[[^\]]*\]$")
-_LAYER = re.compile(r"(?:delta\.|[Wb])(\d+)$")
-_STEP = re.compile(r"^(frozen_step|step)(\d+)\.([Wb]\d+)$")
-
-
-def base_quantity(quantity: str) -> str:
-    """``grad.W2[1,0]`` -> ``grad.W2``: the quantity without the index of its worst entry."""
-    return _INDEX.sub("", quantity)
-
 
 def layer_of(quantity: str) -> int | None:
     """The layer a quantity belongs to: 3 for ``delta.3``, ``grad.W3``, ``step2.b3``."""
-    match = _LAYER.search(base_quantity(quantity))
-    return int(match.group(1)) if match else None
+    return Quantity.parse(quantity).layer_number
 
 
 def values(detail: dict[str, Any], key: str) -> np.ndarray | None:
@@ -130,20 +119,25 @@ class Evidence:
         evidence = cls([f for f in findings if f.verdict == "fail"])
         fd_rank = {method: rank for rank, method in enumerate(FD_TENSOR_METHODS)}
         for finding in findings:
-            name = base_quantity(finding.quantity)
-            if name.startswith("grad.") and layer_of(name) is not None:
-                evidence.top_layer = max(evidence.top_layer or 0, layer_of(name) or 0)
+            quantity = Quantity.parse(finding.quantity)
+            name = quantity.base.format()
+            if quantity.kind == "grad":
+                evidence.top_layer = max(evidence.top_layer or 0, quantity.layer_number or 0)
             if finding.verdict == "fail":
                 for key in ("batch_size", "sizes", "loss", "reduction"):
                     if key in finding.detail:
                         evidence.facts[key] = finding.detail[key]
-            if finding.check == "autograd" and name.startswith("delta."):
-                evidence.deltas[int(name.split(".")[1])] = finding
-            elif finding.check == "autograd" and name.startswith("grad."):
+            if finding.check == "autograd" and quantity.kind == "delta" and quantity.layer:
+                evidence.deltas[quantity.layer] = finding
+            elif finding.check == "autograd" and quantity.kind == "grad":
                 evidence.grads[name] = finding
-            elif finding.check == "autograd" and _STEP.match(name):
+            elif finding.check == "autograd" and quantity.trajectory and quantity.parameter:
                 evidence.steps.append(finding)
-            elif finding.verdict == "fail" and finding.method in fd_rank and name[:4] == "grad":
+            elif (
+                finding.verdict == "fail"
+                and finding.method in fd_rank
+                and quantity.kind in ("grad", "directional")
+            ):
                 held = evidence.fd_grads.get(name)
                 if held is None or fd_rank[finding.method] < fd_rank[held.method]:
                     evidence.fd_grads[name] = finding
@@ -174,9 +168,8 @@ class Site:
 
 def _step_parts(finding: Finding) -> tuple[str, int, str]:
     """(trajectory, step index, parameter) of ``step3.W1`` / ``frozen_step2.b1``."""
-    match = _STEP.match(base_quantity(finding.quantity))
-    assert match is not None  # Evidence.steps holds only such quantities
-    return match.group(1), int(match.group(2)), match.group(3)
+    quantity = Quantity.parse(finding.quantity)
+    return quantity.kind, quantity.step or 0, quantity.parameter or ""
 
 
 def _top(stage: str, findings: list[Finding]) -> Site:
@@ -190,13 +183,12 @@ def _top(stage: str, findings: list[Finding]) -> Site:
 def locate(evidence: Evidence) -> Site | None:
     """The first disagreement of a failing case, by the order of the module docstring."""
     failing = evidence.failing
-    by_name = {base_quantity(f.quantity): f for f in failing}
-    for stage, prefixes in (("inputs", ("inputs",)), ("repeat", ("repeat.",))):
-        found = [f for name, f in by_name.items() if name.startswith(prefixes)]
+    kinds = {id(f): Quantity.parse(f.quantity).kind for f in failing}
+    for stage in ("inputs", "repeat"):
+        found = [f for f in failing if kinds[id(f)] == stage]
         if found:
             return Site(stage, None, tuple(found))
-    loss = [f for f in failing if base_quantity(f.quantity) in ("loss", "loss.from_gradients")]
-    loss += [f for f in failing if f.quantity.startswith("forward.")]
+    loss = [f for f in failing if kinds[id(f)] in ("loss", "loss.from_gradients")]
     if loss:
         return Site("loss", None, tuple(loss))
     wrong_deltas = [f for f in evidence.deltas.values() if f.verdict == "fail"]
@@ -259,10 +251,10 @@ def formula_for(site: Site, kind: str, evidence: Evidence) -> str:
             return "hidden_error"
         squared = evidence.facts.get("loss") in SQUARED_LOSSES
         return "loss_gradient" if squared and kind in LOSS_GRADIENT_KINDS else "output_error"
-    names = {base_quantity(f.quantity)[len("grad.") :][0] for f in evidence.failing_grads()}
+    names = {Quantity.parse(f.quantity).is_weight for f in evidence.failing_grads()}
     if evidence.deltas or len(names) == 1:
-        here = {base_quantity(f.quantity)[len("grad.") :][0] for f in site.findings}
-        return "weight_gradient" if "W" in here else "bias_gradient"
+        here = {Quantity.parse(f.quantity).is_weight for f in site.findings}
+        return "weight_gradient" if True in here else "bias_gradient"
     return "output_error" if site.layer == evidence.depth else "hidden_error"
 
 

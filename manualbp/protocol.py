@@ -41,6 +41,7 @@ import importlib.util
 import math
 import os
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,29 +73,79 @@ class Unsupported(Exception):
 
 
 class ImplementationFault(Exception):
-    """The implementation raised, or returned something outside the protocol (``fail``)."""
+    """The implementation raised, or returned something outside the protocol (``fail``).
+
+    ``trace`` holds the implementation's own frames of the exception it raised, innermost
+    last (:func:`user_frames`), empty when it returned something wrong instead.
+    """
+
+    def __init__(self, message: str, trace: tuple[dict[str, Any], ...] = ()) -> None:
+        super().__init__(message)
+        self.trace = trace
+
+
+#: Frames kept of an implementation's traceback (the innermost ones).
+MAX_FRAMES = 8
+
+
+def user_frames(error: BaseException) -> tuple[dict[str, Any], ...]:
+    """The frames of ``error``'s traceback below :func:`call` (the implementation's own code),
+    innermost last, at most :data:`MAX_FRAMES`: {"file", "line", "function", "code"}."""
+    frames = traceback.extract_tb(error.__traceback__)[1:]
+    return tuple(
+        {"file": frame.filename, "line": frame.lineno, "function": frame.name, "code": frame.line}
+        for frame in frames[-MAX_FRAMES:]
+    )
+
+
+def fault_detail(error: Exception) -> dict[str, Any]:
+    """What a Finding keeps of an ImplementationFault: its traceback frames, if any."""
+    trace = getattr(error, "trace", ())
+    return {"traceback": list(trace)} if trace else {}
+
+
+#: Called with the name of each protocol method as it starts and with "" when it returns
+#: (:func:`call`); a supervised worker process sets it to say where a hang or crash happened.
+_call_tracker: Callable[[str], None] | None = None
+
+
+def track_calls(tracker: Callable[[str], None] | None) -> None:
+    """Have :func:`call` report every protocol method it enters (and "" when it leaves)."""
+    global _call_tracker
+    _call_tracker = tracker
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """Which optional parts of the protocol an implementation provides."""
+    """Which optional parts of the protocol an implementation provides; ``graph_node`` and
+    ``affine_layer`` let the worked examples of kind graph and affine run through it,
+    ``reset`` is called before every unit of work (the state-keeping mutants have it)."""
 
-    step: bool
-    intermediates: bool
-    complex: bool
+    step: bool = False
+    intermediates: bool = False
+    complex: bool = False
     perturbed_losses: bool = False
     losses_along: bool = False
+    graph_node: bool = False
+    affine_layer: bool = False
+    reset: bool = False
 
 
 def capabilities(impl: object) -> Capabilities:
     """Read the optional parts of the protocol off ``impl``."""
-    return Capabilities(
-        step=callable(getattr(impl, "step", None)),
-        intermediates=callable(getattr(impl, "intermediates", None)),
-        complex=getattr(impl, "supports_complex", False) is True,
-        perturbed_losses=callable(getattr(impl, "perturbed_losses", None)),
-        losses_along=callable(getattr(impl, "losses_along", None)),
-    )
+    offered = {
+        name: callable(getattr(impl, name, None))
+        for name in (
+            "step",
+            "intermediates",
+            "perturbed_losses",
+            "losses_along",
+            "graph_node",
+            "affine_layer",
+            "reset",
+        )
+    }
+    return Capabilities(complex=getattr(impl, "supports_complex", False) is True, **offered)
 
 
 def implementation_name(impl: object, default: str = "") -> str:
@@ -184,16 +235,33 @@ def unsupported_reason(impl: object, arch: Architecture) -> str | None:
 def call(impl: object, method: str, *args: Any, **kwargs: Any) -> Any:
     """Call ``impl.method(*args)``.
 
-    NotImplementedError becomes :class:`Unsupported`, any other exception
-    :class:`ImplementationFault`.
+    NotImplementedError becomes :class:`Unsupported`; any other exception, ``sys.exit()``
+    included, :class:`ImplementationFault` carrying the implementation's frames; a
+    MemoryError says that the memory limit was exceeded.
     """
     function: Callable[..., Any] = getattr(impl, method)
+    if _call_tracker is not None:
+        _call_tracker(method)
     try:
         return function(*args, **kwargs)
     except NotImplementedError as exc:
         raise Unsupported(f"{method}() raised NotImplementedError: {exc}".rstrip(": ")) from None
+    except MemoryError as exc:
+        raise ImplementationFault(
+            f"{method}() exceeded the memory limit (MemoryError)", user_frames(exc)
+        ) from None
+    except SystemExit as exc:
+        raise ImplementationFault(
+            f"{method}() called sys.exit({exc.code!r}): the implementation tried to end the run",
+            user_frames(exc),
+        ) from None
     except Exception as exc:
-        raise ImplementationFault(f"{method}() raised {type(exc).__name__}: {exc}") from None
+        raise ImplementationFault(
+            f"{method}() raised {type(exc).__name__}: {exc}", user_frames(exc)
+        ) from None
+    finally:
+        if _call_tracker is not None:
+            _call_tracker("")
 
 
 def as_loss(value: Any, method: str = "loss") -> float | complex:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from manualbp.api import DEFAULT_CHECKS
 from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.findings import Finding, counts
@@ -44,8 +44,6 @@ __all__ = [
     "failure_message",
 ]
 
-DEFAULT_CHECKS: tuple[str, ...] = ("fd", "autograd")
-"""Checks :func:`assert_gradients_match` runs unless told otherwise."""
 WORKER_OUTPUT_KEY = "manualbp_report"
 """The ``workeroutput`` entry a pytest-xdist worker sends its Findings in (report JSON)."""
 
@@ -93,46 +91,6 @@ def current_test() -> str:
     return running.rsplit(" (", 1)[0]
 
 
-def _spec_of(impl: object) -> str | None:
-    """How ``manualbp verify --impl`` would name ``impl``, when that can be told."""
-    spec = getattr(impl, "spec", None)
-    if isinstance(spec, str) and spec:
-        return spec
-    if isinstance(impl, types.ModuleType):
-        return impl.__name__
-    kind = type(impl)
-    if kind.__module__ not in ("__main__", "builtins"):
-        return f"{kind.__module__}:{kind.__qualname__}"
-    return None
-
-
-def _run_checks(
-    impl: object, name: str, checks: Sequence[str], planned: list[tuple[int, Case]]
-) -> list[Finding]:
-    """Every Finding of ``checks`` on the cases; random cases labelled with their index
-    (``detail["case_index"]``) as ``manualbp verify`` labels them."""
-    cases = [case for _, case in planned]
-    index_of = {case.case_id: index for index, case in planned}
-    findings: list[Finding] = []
-    if "fd" in checks:
-        from manualbp.checks import fd
-
-        findings += fd.run(impl, cases, impl_name=name)
-    if "autograd" in checks:  # imported only when asked for: torch takes seconds to load
-        from manualbp.checks import autograd
-
-        findings += autograd.run(impl, cases, impl_name=name)
-    for finding in findings:
-        if finding.case in index_of:
-            finding.detail.setdefault("case_index", index_of[finding.case])
-    if "published" in checks:
-        from manualbp.checks import published
-
-        examples = [r for r in published.default_references() if r.kind == "mlp"]
-        findings += published.run(impl, examples, impl_name=name)
-    return findings
-
-
 def assert_gradients_match(
     impl: object,
     cases: int | Case | Sequence[Case] = 3,
@@ -156,54 +114,18 @@ def assert_gradients_match(
     Returns the Findings when all agree.
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this function's
-    from manualbp.diagnosis import annotate
-    from manualbp.protocol import implementation_name, load_implementation
-    from manualbp.verify import (
-        Subject,
-        VerifyOptions,
-        outcome,
-        planned_cases,
-        reproduce_command,
-    )
+    from manualbp.api import check
+    from manualbp.protocol import implementation_name
 
-    spec = impl if isinstance(impl, str) else _spec_of(impl)
-    if isinstance(impl, str):
-        impl = load_implementation(impl)
-    name = implementation_name(impl, spec or "")
-    if arch is not None:
-        space = ArchSpace(fixed=(arch,))
-    drawn_from_default = arch is None and space is None
-    space = space or ArchSpace()
-    drawn = isinstance(cases, int)
-    options = VerifyOptions(
-        impls=(spec or name,),
-        checks=tuple(checks),
-        cases=cases if isinstance(cases, int) else 0,
-        seed=seed,
-        space=space,
-    )
-    if isinstance(cases, int):
-        planned = planned_cases(options, space)
-    else:
-        given = [cases] if isinstance(cases, Case) else list(cases)
-        planned = list(enumerate(given))
-    findings = _run_checks(impl, name, options.checks, planned)
-    annotate(findings)
-    # A command reruns a case only when it draws the same one: a random case of the
-    # default space, from an implementation that --impl can load.
-    exact = drawn and drawn_from_default and spec is not None
-    subject = Subject(spec or name, impl, name, space)
-    for finding in findings:
-        undecided = finding.verdict in ("fail", "inconclusive") and finding.reproduce is None
-        if undecided and (exact or finding.check == "published"):
-            finding.reproduce = reproduce_command(options, subject, finding)
+    report = check(impl, arch=arch, space=space, cases=cases, seed=seed, checks=checks)
     if collector is None and _ACTIVE:
         collector = _ACTIVE[-1]
     if collector is not None:
-        collector.record(findings)
-    if outcome(Report(findings)).exit_code != 0:
-        raise AssertionError(failure_message(findings, name))
-    return findings
+        collector.record(report.findings)
+    if not report.ok:
+        name = report.findings[0].impl if report.findings else implementation_name(impl)
+        raise AssertionError(failure_message(report.findings, name))
+    return report.findings
 
 
 def _tolerance(finding: Finding) -> str:
@@ -220,8 +142,8 @@ def failure_message(findings: Sequence[Finding], name: str) -> str:
     entry (check, case, quantity with its index, both values, relative error and tolerance),
     its reason, likely bug and localisation when known, the seed and the reproduce command.
     """
+    from manualbp.report.model import outcome, worst_failures
     from manualbp.report.view import localisation
-    from manualbp.verify import outcome, worst_failures
 
     table = counts(list(findings))
     tally = ", ".join(

@@ -4,7 +4,7 @@ A check earns trust two ways: it must catch a known bug (kill a mutant) and it m
 flag correct code. For every mutant of :data:`manualbp.mutants.MUTANTS`, the selected checks
 run on ``cases`` random cases drawn from the mutant's own ``space`` (the architectures on
 which its bug shows), case i seeded by ``case_seed(seed, i)`` exactly as ``manualbp verify``
-seeds it (:func:`manualbp.verify.planned_cases`); ``published`` runs the worked examples the
+seeds it (:class:`manualbp.plan.Plan`); ``published`` runs the worked examples the
 mutant computes (the ``mlp`` ones, without the figures after 10,000 training updates, which
 would cost 2 s per mutant). ``mutant.reset()`` is called before every case and check,
 so state kept by the state mutants never leaks from one run into the next. The correct
@@ -20,26 +20,23 @@ killed by some check and the engine gets no ``fail``.
 
 from __future__ import annotations
 
-import shlex
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from manualbp.checks import CHECKS, check_names
 from manualbp.errors import UsageError
-from manualbp.findings import CHECKS, Finding, counts
+from manualbp.findings import Finding, counts
 from manualbp.mutants import MUTANTS, Mutant, get_mutant
-from manualbp.protocol import load_implementation
+from manualbp.pipeline.executors import Executor
+from manualbp.pipeline.run import Progress, describe, run_subject
+from manualbp.pipeline.supervisor import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Supervisor
+from manualbp.pipeline.work import SubjectRequest
+from manualbp.plan import Plan
 from manualbp.report.model import Report, environment
 from manualbp.space import ArchSpace
-from manualbp.verify import (
-    Progress,
-    Subject,
-    VerifyOptions,
-    load_references,
-    planned_cases,
-    reproduce_command,
-)
+from manualbp.verify import VerifyOptions, load_references
 
 DEFAULT_CASES = 2
 ENGINE_SPEC = "manualbp.engine"
@@ -48,22 +45,29 @@ ENGINE_SPEC = "manualbp.engine"
 @dataclass(frozen=True)
 class SelftestOptions:
     """What ``manualbp selftest`` can be told: checks, cases per mutant, seed, which mutants
-    (empty: every one in the catalogue)."""
+    (empty: every one in the catalogue), and the supervision of the worker processes."""
 
     checks: tuple[str, ...] = CHECKS
     cases: int = DEFAULT_CASES
     seed: int = 0
     mutants: tuple[str, ...] = ()
+    jobs: int = 1
+    timeout: float = DEFAULT_TIMEOUT
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
 
     def __post_init__(self) -> None:
+        check_names(self.checks)
         if self.cases < 1:
             raise UsageError(f"--cases: got {self.cases}, expected a positive integer")
         for name in self.mutants:
             get_mutant(name)  # raises UsageError naming the valid mutants
 
-    def verify_options(self) -> VerifyOptions:
-        """The equivalent ``manualbp verify`` options (they plan the cases, seed by seed)."""
-        return VerifyOptions(checks=self.checks, cases=self.cases, seed=self.seed)
+    def plan(self, references: Iterable[Any]) -> Plan:
+        """The plan of each subject: ``cases`` random cases seeded as ``manualbp verify``
+        seeds them, and ``references``."""
+        return Plan(
+            checks=self.checks, cases=self.cases, seed=self.seed, references=tuple(references)
+        )
 
     def selected(self) -> list[Mutant]:
         """The mutants to run, in catalogue order (every one when none was named)."""
@@ -73,38 +77,13 @@ class SelftestOptions:
         return [mutant for name, mutant in MUTANTS.items() if name in chosen]
 
 
-def _random_case_findings(
-    impl: object,
-    impl_name: str,
-    planned: list[tuple[int, Any]],
-    checks: Iterable[str],
-    reset: Callable[[], None] | None = None,
-) -> list[Finding]:
-    """The selected random-case checks (fd, autograd) on each planned (index, case), one
-    case and check at a time with ``reset()`` before each; Findings labelled with the index."""
-    from manualbp.checks import autograd, fd
-
-    runners = {"fd": fd.run, "autograd": autograd.run}
-    findings: list[Finding] = []
-    for index, case in planned:
-        for run in (runners[check] for check in checks if check in runners):
-            if reset is not None:
-                reset()
-            for finding in run(impl, [case], impl_name=impl_name):
-                finding.detail.setdefault("case_index", index)
-                findings.append(finding)
-    return findings
-
-
 def _references(options: SelftestOptions, everything: bool) -> list[Any]:
     """The built-in worked examples when ``published`` is selected: every one, figures
     after training included, when ``everything`` (for the engine); else only the ``mlp``
     ones (those the implementation computes) without their ``trained.*`` figures, whose
     10,000 updates cost about 2 s per mutant; with them, the published column of the kill
     matrix of all 41 mutants was the same (measured with seed 0, 2 cases)."""
-    if "published" not in options.checks:
-        return []
-    loaded = load_references(options.verify_options())
+    loaded = load_references(VerifyOptions(checks=options.checks))
     if everything:
         return loaded
     return [
@@ -117,44 +96,6 @@ def _references(options: SelftestOptions, everything: bool) -> list[Any]:
         for reference in loaded
         if reference.kind == "mlp"
     ]
-
-
-def _mutant_findings(
-    mutant: Mutant, options: SelftestOptions, references: list[Any]
-) -> list[Finding]:
-    """Every Finding of the selected checks on ``mutant``, reset before each case and check;
-    a failing Finding gets the ``manualbp selftest`` command that reruns it."""
-    from manualbp.checks import published
-
-    planned = planned_cases(options.verify_options(), mutant.space)
-    findings = _random_case_findings(mutant, mutant.name, planned, options.checks, mutant.reset)
-    if references:
-        mutant.reset()
-        findings += published.run(mutant, references, impl_name=mutant.name)
-    for finding in findings:
-        if finding.verdict == "fail" and finding.reproduce is None:
-            finding.reproduce = shlex.join(
-                ["manualbp", "selftest", "--mutants", mutant.name, "--checks", finding.check,
-                 "--seed", str(options.seed), "--cases", str(options.cases)]
-            )  # fmt: skip
-    return findings
-
-
-def _engine_findings(options: SelftestOptions, references: list[Any]) -> list[Finding]:
-    """Every Finding of the selected checks on the correct engine: ``cases`` random cases of
-    the default space and every worked example; failures carry a ``manualbp verify`` command."""
-    from manualbp.checks import published
-
-    engine = load_implementation(ENGINE_SPEC)
-    subject = Subject(ENGINE_SPEC, engine, "engine", ArchSpace())
-    verify_options = options.verify_options()
-    planned = planned_cases(verify_options, subject.space)
-    findings = _random_case_findings(engine, subject.name, planned, options.checks)
-    findings += published.run(engine, references, impl_name=subject.name)
-    for finding in findings:
-        if finding.verdict in ("fail", "inconclusive") and finding.reproduce is None:
-            finding.reproduce = reproduce_command(verify_options, subject, finding)
-    return findings
 
 
 def kills(findings: Iterable[Finding], checks: Iterable[str]) -> dict[str, int | None]:
@@ -175,31 +116,42 @@ def survivors(matrix: dict[str, Any]) -> list[str]:
     return [m for m in matrix["mutants"] if not any(matrix["killed"][m].values())]
 
 
-def run_selftest(options: SelftestOptions, progress: Progress | None = None) -> Report:
-    """Run the checks on every selected mutant and on the engine (``progress(label, done,
-    total)`` after each mutant and after the engine); the Report's extras hold
-    ``kill_matrix`` ({"mutants", "checks", "killed": {mutant: {check: n | None}},
-    "cases": {mutant: n}}) and ``selftest`` (survivors, engine verdict counts)."""
+def run_selftest(
+    options: SelftestOptions, progress: Progress | None = None, executor: Executor | None = None
+) -> Report:
+    """Run the checks on every selected mutant and on the engine, in ``options.jobs``
+    supervised worker processes (or the given ``executor``); ``progress(label, done, total)``
+    after each unit. The Report's extras hold ``kill_matrix`` ({"mutants", "checks",
+    "killed": {mutant: {check: n | None}}, "cases": {mutant: n}}) and ``selftest``
+    (survivors, engine verdict counts)."""
+    if executor is None:
+        with Supervisor(options.jobs, options.timeout, options.memory_limit) as supervisor:
+            return _run(options, supervisor, progress)
+    return _run(options, executor, progress)
+
+
+def _run(options: SelftestOptions, executor: Executor, progress: Progress | None) -> Report:
     started = time.perf_counter()
     mutants = options.selected()
-    references = _references(options, everything=False)
-    findings: list[Finding] = []
+    requests = [SubjectRequest(m.spec, m.space) for m in mutants]
+    requests.append(SubjectRequest(ENGINE_SPEC, ArchSpace(), name="engine"))
+    subjects, failures = describe(requests, executor)
+    *mutant_subjects, engine = subjects
+    mutant_plan = options.plan(_references(options, everything=False))
+    findings: list[Finding] = list(failures)
     killed: dict[str, dict[str, int | None]] = {}
     timings: dict[str, float] = {}
-    for done, mutant in enumerate(mutants, start=1):
-        mutant_started = time.perf_counter()
-        own = _mutant_findings(mutant, options, references)
-        killed[mutant.name] = kills(own, options.checks)
+    for subject in mutant_subjects:
+        subject_started = time.perf_counter()
+        own = run_subject(subject, mutant_plan, executor, progress)
+        killed[subject.name] = kills(own, options.checks)
         findings += own
-        timings[mutant.name] = time.perf_counter() - mutant_started
-        if progress is not None:
-            progress(mutant.name, done, len(mutants) + 1)
+        timings[subject.name] = time.perf_counter() - subject_started
     engine_started = time.perf_counter()
-    engine = _engine_findings(options, _references(options, everything=True))
+    engine_plan = options.plan(_references(options, everything=True))
+    engine_findings = run_subject(replace(engine, name="engine"), engine_plan, executor, progress)
     timings["engine"] = time.perf_counter() - engine_started
-    if progress is not None:
-        progress("engine", len(mutants) + 1, len(mutants) + 1)
-    findings += engine
+    findings += engine_findings
     matrix = {
         "mutants": [m.name for m in mutants],
         "checks": list(options.checks),
@@ -217,11 +169,12 @@ def run_selftest(options: SelftestOptions, progress: Progress | None = None) -> 
         "mutants": [m.name for m in mutants],
         "dtype": "float64",
         "shard": None,
+        "jobs": options.jobs,
         "timings": timings,
     }
     extras = {
         "kill_matrix": matrix,
-        "selftest": {"survivors": survivors(matrix), "engine": counts(engine)},
+        "selftest": {"survivors": survivors(matrix), "engine": counts(engine_findings)},
     }
     return Report(findings=findings, metadata=metadata, extras=extras)
 

@@ -75,6 +75,45 @@ class ArchSpace:
             )
         if not self.scales:
             raise UsageError("scales: empty, expected at least one parameter scale")
+        if not 0.0 <= self.square <= 1.0:
+            raise UsageError(f"square: got {self.square!r}, expected a probability in [0, 1]")
+
+    def to_cli(self) -> tuple[str, ...]:
+        """The ``manualbp verify`` options that describe this space (defaults left out), so a
+        printed command draws exactly the cases this space draws; fixed architectures are
+        written as inline JSON (``--arch '{"sizes": ...}'``), parameter scales as
+        ``--scales fan-in,0.5`` (``fan-in`` for 1/sqrt(fan_in))."""
+        default = ArchSpace()
+        words: list[str] = []
+        for architecture in self.fixed:
+            words += ["--arch", architecture.to_json()]
+        for name in ("activations", "losses", "bias_modes", "reductions"):
+            if getattr(self, name) != getattr(default, name):
+                words += [f"--{name.replace('_', '-')}", ",".join(getattr(self, name))]
+        for name in ("depth", "width", "batch"):
+            low, high = getattr(self, name)
+            if (low, high) != getattr(default, name):
+                words += [f"--{name}", f"{low}-{high}"]
+        if self.scales != default.scales:
+            words += ["--scales", ",".join(format_scale(scale) for scale in self.scales)]
+        if self.square != default.square:
+            words += ["--square", f"{self.square:g}"]
+        return tuple(words)
+
+    def memory_estimate(self) -> int:
+        """Bytes the largest case of this space needs while it is checked, roughly:
+        8·(64·P + 4096·A), with P = L·(n² + n) the parameters and A = N·n·(L + 1) the
+        activations of the deepest, widest network and largest batch (n the widest layer):
+        the checks keep a few dozen copies of θ (parameters, gradients, perturbed vectors),
+        and the batched finite differences run up to 4096 perturbed forward passes at once."""
+        if self.fixed:
+            widest = max(max(a.sizes) for a in self.fixed)
+            depth = max(a.depth for a in self.fixed)
+        else:
+            widest, depth = self.width[1], self.depth[1]
+        parameters = depth * (widest * widest + widest)
+        activations = self.batch[1] * widest * (depth + 1)
+        return 8 * (64 * parameters + 4096 * activations)
 
     def usable_losses(self) -> tuple[str, ...]:
         """Losses whose required output activation (if any) is among the allowed ones."""
@@ -83,6 +122,34 @@ class ArchSpace:
             for loss in self.losses
             if LOSS_OUTPUT_ACTIVATION.get(loss, self.activations[0]) in self.activations
         )
+
+
+#: How ``--scales`` names the scale 1/sqrt(fan_in) (``None`` in an ArchSpace).
+FAN_IN = "fan-in"
+
+
+def format_scale(scale: float | None) -> str:
+    """``fan-in`` for None (1/sqrt(fan_in)), else the number (``0.001``)."""
+    return FAN_IN if scale is None else repr(float(scale))
+
+
+def parse_scales(text: str) -> tuple[float | None, ...]:
+    """``fan-in,0.5,1e-3`` -> (None, 0.5, 0.001); UsageError on anything else."""
+    scales: list[float | None] = []
+    for part in (p.strip() for p in text.split(",")):
+        if part == FAN_IN:
+            scales.append(None)
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise UsageError(
+                f"--scales: got {part!r}, expected positive numbers or {FAN_IN}"
+            ) from None
+        if not (value > 0 and value < float("inf")):
+            raise UsageError(f"--scales: got {part!r}, expected a positive finite number")
+        scales.append(value)
+    return tuple(scales)
 
 
 def _pick(rng: np.random.Generator, options: Sequence[object]) -> object:

@@ -46,20 +46,13 @@ from manualbp.architecture import (
 )
 from manualbp.case import Case, case_from_seed
 from manualbp.errors import UsageError
+from manualbp.facts import SIMPLEST_ACTIVATIONS
 from manualbp.params import Params
 from manualbp.space import ArchSpace
 
 T = TypeVar("T")
 
 #: Shrinking goes towards the front of each tuple: the simplest choice first.
-SIMPLEST_ACTIVATIONS: tuple[str, ...] = (
-    "identity",
-    "relu",
-    "leaky_relu",
-    "sigmoid",
-    "tanh",
-    "softplus",
-)
 SIMPLEST_BIAS_MODES: tuple[str, ...] = ("none", "shared", "per_unit")
 #: Seeds are 32-bit so that they print short and fit ``--case-seed``.
 MAX_SEED = 2**32 - 1

@@ -43,13 +43,30 @@ import numpy as np
 
 from manualbp.architecture import Architecture
 from manualbp.errors import ParameterError, UsageError
+from manualbp.facts import KINK_SLOPES, LEAKY_SLOPE
 from manualbp.params import Params, check_batch, check_frozen, check_params
+
+__all__ = [
+    "KINK_SIDES",
+    "KINK_SLOPES",
+    "LEAKY_SLOPE",
+    "Backprop",
+    "KinkChoice",
+    "activation_derivative",
+    "backprop",
+    "descend",
+    "gradients",
+    "intermediates",
+    "loss",
+    "output_loss_gradient",
+    "output_loss_terms",
+    "step",
+    "threads",
+]
 
 name = "manualbp.torch_mirror"
 supports_complex = False
 
-#: Slope of leaky ReLU for z < 0 (PyTorch's default negative_slope).
-LEAKY_SLOPE = 0.01
 #: The one-sided derivatives a :class:`KinkChoice` can take at a ReLU or leaky ReLU kink.
 KINK_SIDES: tuple[str, ...] = ("left", "right")
 
@@ -128,20 +145,22 @@ _SMOOTH: dict[str, Callable[[Any, Any], Any]] = {
     "softplus": lambda torch, z: torch.logaddexp(z, torch.zeros_like(z)),
     "identity": lambda torch, z: z,
 }
-#: Slope for z < 0 of the activations with a kink at 0.
-KINK_SLOPES: dict[str, float] = {"relu": 0.0, "leaky_relu": LEAKY_SLOPE}
-
-_LOSSES: dict[str, Callable[[Any, Any, Any, Any], Any]] = {
-    "half_sse": lambda torch, z, a, y: 0.5 * ((a - y) ** 2).sum(dim=-1),
-    "sse": lambda torch, z, a, y: ((a - y) ** 2).sum(dim=-1),
-    "mse": lambda torch, z, a, y: ((a - y) ** 2).mean(dim=-1),
+#: Per-output loss terms ℓ_k (N, K) of the losses that are sums over the outputs.
+_OUTPUT_TERMS: dict[str, Callable[[Any, Any, Any, Any], Any]] = {
+    "half_sse": lambda torch, z, a, y: 0.5 * (a - y) ** 2,
+    "sse": lambda torch, z, a, y: (a - y) ** 2,
+    "mse": lambda torch, z, a, y: (a - y) ** 2 / a.shape[-1],
     "bce": lambda torch, z, a, y: torch.nn.functional.binary_cross_entropy_with_logits(
         z, y, reduction="none"
-    ).sum(dim=-1),
-    "softmax_ce": lambda torch, z, a, y: (
-        -(y * torch.nn.functional.log_softmax(z, dim=-1)).sum(dim=-1)
     ),
 }
+
+
+def _per_sample_loss(torch: Any, loss_name: str, z: Any, a: Any, y: Any) -> Any:
+    """ℓ_n (N,) from the output pre-activations z, activations a and targets y (N, K)."""
+    if loss_name == "softmax_ce":
+        return -(y * torch.nn.functional.log_softmax(z, dim=-1)).sum(dim=-1)
+    return _OUTPUT_TERMS[loss_name](torch, z, a, y).sum(dim=-1)
 
 
 def _real(name: str, array: np.ndarray) -> np.ndarray:
@@ -185,7 +204,7 @@ def _forward(
         a = _activate(torch, arch, layer, z, kinks)
         zs.append(z)
         activations.append(a)
-    per_sample = _LOSSES[arch.loss](torch, zs[-1], a, y)
+    per_sample = _per_sample_loss(torch, arch.loss, zs[-1], a, y)
     E = per_sample.sum() if arch.reduction == "sum" else per_sample.mean()
     return E, zs, activations
 
@@ -247,6 +266,52 @@ def _slopes(torch: Any, arch: Architecture, zs: list[Any], kinks: KinkChoice | N
         _activate(torch, arch, layer, z, kinks).sum() for layer, z in enumerate(leaves, start=1)
     )
     return [slope.numpy() for slope in torch.autograd.grad(total, leaves)]
+
+
+def activation_derivative(activation: str, z: np.ndarray) -> np.ndarray:
+    """f'(z) of ``activation`` at every entry of ``z`` (any shape, real), by autograd (the
+    left derivative, PyTorch's, at a kink)."""
+    torch = _torch()
+    leaf = torch.tensor(_real("z", np.asarray(z)), dtype=torch.float64, requires_grad=True)
+    arch_layer = Architecture(sizes=(1, 1), activations=(activation,), loss="half_sse")
+    (slope,) = torch.autograd.grad(_activate(torch, arch_layer, 1, leaf, None).sum(), [leaf])
+    return slope.numpy()
+
+
+def _batch_factor(arch: Architecture, n: int) -> float:
+    return 1.0 / n if arch.reduction == "mean" else 1.0
+
+
+def output_loss_terms(
+    arch: Architecture, z: np.ndarray, a: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """r·ℓ_k (N, K) at the given output z_L, a_L and targets y, r = 1 (sum) or 1/N (mean):
+    the terms that sum to E, for the losses that are sums over the outputs (not softmax_ce)."""
+    if arch.loss not in _OUTPUT_TERMS:
+        raise UsageError(f"loss {arch.loss!r} is not a sum of per-output terms")
+    torch = _torch()
+    z_t, a_t, y_t = (
+        torch.tensor(_real(k, np.asarray(v))) for k, v in (("z", z), ("a", a), ("y", y))
+    )
+    terms = _OUTPUT_TERMS[arch.loss](torch, z_t, a_t, y_t)
+    return _batch_factor(arch, y_t.shape[0]) * terms.numpy()
+
+
+def output_loss_gradient(
+    arch: Architecture, z: np.ndarray, a: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """r·∂ℓ/∂a_L (N, K) at the given output a_L and targets y, by autograd of the loss written
+    in a (bce as -[y log a + (1 - y) log(1 - a)]; softmax_ce, a loss of the logits, is
+    differentiated in z = a)."""
+    torch = _torch()
+    a_t = torch.tensor(_real("a", np.asarray(a)), dtype=torch.float64, requires_grad=True)
+    y_t = torch.tensor(_real("y", np.asarray(y)), dtype=torch.float64)
+    if arch.loss == "bce":
+        per_sample = -(y_t * torch.log(a_t) + (1.0 - y_t) * torch.log1p(-a_t)).sum(dim=-1)
+    else:
+        per_sample = _per_sample_loss(torch, arch.loss, a_t, a_t, y_t)
+    (gradient,) = torch.autograd.grad(per_sample.sum(), [a_t])
+    return _batch_factor(arch, y_t.shape[0]) * gradient.numpy()
 
 
 def descend(

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from manualbp.demos.base import Demo, DemoResult
-from manualbp.engine.graph import Graph, Operation
+from manualbp.engine.graph import Graph
+from manualbp.graphs import Operation
 
 APPLES = (
     Operation("apple_price", "multiply", ("apple", "apple_num")),

@@ -11,7 +11,9 @@ equations.
 
 from __future__ import annotations
 
+from manualbp.engine.graph import make_node as graph_node
 from manualbp.engine.implementation import EngineImplementation, prepare
+from manualbp.engine.layers import Affine as affine_layer
 from manualbp.engine.network import BackwardPass, ForwardPass, Network
 
 __all__ = [
@@ -19,7 +21,9 @@ __all__ = [
     "EngineImplementation",
     "ForwardPass",
     "Network",
+    "affine_layer",
     "gradients",
+    "graph_node",
     "intermediates",
     "loss",
     "losses_along",

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LEAKY_SLOPE = 0.01
+from manualbp.facts import LEAKY_SLOPE
 
 
 def _real_sign(z: np.ndarray) -> np.ndarray:

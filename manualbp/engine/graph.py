@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+from manualbp.graphs import Operation, backward_graph, forward_graph
 
 
 class Node:
@@ -150,51 +151,31 @@ OPS: dict[str, type[Node]] = {
 }
 
 
-@dataclass(frozen=True)
-class Operation:
-    """One named node of a graph: ``name = op(*inputs)``; ``constant`` for ``add_constant``."""
-
-    name: str
-    op: str
-    inputs: tuple[str, ...]
-    constant: float | None = None
-
-    def make_node(self) -> Node:
-        """A fresh node for this operation (nodes keep state, so one per run)."""
-        if self.op == "add_constant":
-            return AddConstant(float(self.constant if self.constant is not None else 0.0))
-        return OPS[self.op]()
+def make_node(operation: Operation) -> Node:
+    """A fresh manualbp node for ``operation`` (nodes keep state, so one per evaluation)."""
+    if operation.op == "add_constant":
+        return AddConstant(float(operation.constant if operation.constant is not None else 0.0))
+    return OPS[operation.op]()
 
 
 class Graph:
-    """A DAG of named scalar operations, listed so that inputs come before their users.
+    """A DAG of named scalar operations evaluated with manualbp's own nodes.
 
     ``forward(values)`` evaluates every node from the leaf values and returns all values by
     name; ``backward(output)`` then returns ∂output/∂name for every leaf and node, summing
-    the contributions of a value used by several nodes.
+    the contributions of a value used by several nodes (:mod:`manualbp.graphs`).
     """
 
     def __init__(self, operations: Sequence[Operation]) -> None:
         self.operations = tuple(operations)
         self._nodes: list[Node] = []
+        self._values: dict[str, float] = {}
 
     def forward(self, leaves: Mapping[str, float]) -> dict[str, float]:
         """Evaluate every operation in order; returns leaf and node values by name."""
-        values = dict(leaves)
-        self._nodes = []
-        for operation in self.operations:
-            node = operation.make_node()
-            values[operation.name] = node.forward(*(values[i] for i in operation.inputs))
-            self._nodes.append(node)
-        self._values = values
-        return dict(values)
+        self._values, self._nodes = forward_graph(self.operations, leaves, make_node)
+        return dict(self._values)
 
     def backward(self, output: str, d: float = 1.0) -> dict[str, float]:
         """∂output/∂v for every value v (after :meth:`forward`), by reverse accumulation."""
-        grads = dict.fromkeys(self._values, 0.0)
-        grads[output] = d
-        for operation, node in zip(reversed(self.operations), reversed(self._nodes), strict=True):
-            upstream = grads[operation.name]
-            for name, local in zip(operation.inputs, node.backward(upstream), strict=True):
-                grads[name] += local
-        return grads
+        return backward_graph(self.operations, self._nodes, self._values, output, d)

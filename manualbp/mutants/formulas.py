@@ -27,13 +27,13 @@ from manualbp.engine.layers import ActivationCache, ActivationLayer, Affine, Aff
 from manualbp.engine.losses import LOSSES, Loss
 from manualbp.engine.network import BackwardPass, ForwardPass, Network
 from manualbp.errors import UsageError
+from manualbp.facts import SQUARED_LOSSES
 from manualbp.mazur import ARCHITECTURE as MAZUR_ARCHITECTURE
 
 Derivative = Callable[[np.ndarray, np.ndarray], np.ndarray]
 LossTerm = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
-SQUARED_LOSSES: tuple[str, ...] = ("half_sse", "sse", "mse")
-CROSS_ENTROPIES: tuple[str, ...] = ("bce", "softmax_ce")
+CROSS_ENTROPIES: tuple[str, ...] = tuple(name for name in LOSSES if name not in SQUARED_LOSSES)
 
 
 def network_with(

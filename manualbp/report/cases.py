@@ -9,13 +9,13 @@ a grid of heat maps of per-entry relative error, and a bar chart by layer.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from markupsafe import Markup
 
 from manualbp.findings import Finding
+from manualbp.quantity import Quantity
 from manualbp.report import plots
 
 CASE_LIMIT = 8
@@ -25,21 +25,19 @@ LAYER_LIMIT = 8
 SEVERITY = ("fail", "inconclusive", "erratum", "skipped", "pass")
 """Verdicts from the most to the least in need of attention."""
 
-_LAYER_QUANTITY = re.compile(
-    r"^(?:grad\.(?P<param>[Wb])(?P<param_layer>[1-9]\d*)|delta\.(?P<delta_layer>[1-9]\d*))"
-    r"(?:\[[\d,]*\])?$"
-)
-
 
 def layer_quantity(quantity: str) -> tuple[str, int] | None:
     """``("W", 2)`` for ``grad.W2[1,0]``, ``("b", 1)`` for ``grad.b1``, ``("delta", 2)`` for
     ``delta.2[0,1]``; None for any other quantity."""
-    match = _LAYER_QUANTITY.match(quantity)
-    if match is None:
+    parsed = Quantity.parse(quantity)
+    layer = parsed.layer_number
+    if layer is None or layer < 1:
         return None
-    if match["param"]:
-        return match["param"], int(match["param_layer"])
-    return "delta", int(match["delta_layer"])
+    if parsed.kind == "grad" and parsed.parameter:
+        return parsed.parameter[0], layer
+    if parsed.kind == "delta":
+        return "delta", layer
+    return None
 
 
 def is_finite(*values: float | None) -> bool:

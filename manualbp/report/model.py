@@ -17,9 +17,9 @@ leaves a truncated report over a good one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -28,6 +28,7 @@ from typing import Any
 
 from manualbp.errors import ReportError, describe
 from manualbp.findings import CHECKS, Finding, counts
+from manualbp.report.files import write_atomic
 
 SCHEMA_VERSION = 1
 
@@ -90,26 +91,67 @@ class Report:
                 raise ReportError(f"{source}: findings[{i}]: {exc}") from None
         return cls(parsed, dict(metadata), dict(extras))
 
+    def to_json(self) -> str:
+        """The JSON text of :meth:`to_dict` (strict JSON: no NaN or Infinity literals)."""
+        return json.dumps(self.to_dict(), indent=1, sort_keys=False, allow_nan=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the run's verdict is a pass (:func:`outcome` exit code 0)."""
+        return outcome(self).exit_code == 0
+
+    @property
+    def failures(self) -> list[Finding]:
+        """The ``fail`` Findings."""
+        return [f for f in self.findings if f.verdict == "fail"]
+
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically to ``path`` (directories created); return the path."""
-        text = json.dumps(self.to_dict(), indent=1, sort_keys=False, allow_nan=False)
-        return write_atomic(path, text)
+        return write_atomic(path, self.to_json())
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict of a run: exit code 0 (all agree), 1 (a fail, or nothing verified)."""
+
+    exit_code: int
+    message: str
+
+
+def outcome(report: Report) -> Outcome:
+    """Exit 1 on any ``fail``; exit 1 when nothing passed (every case skipped is not a pass)."""
+    verdicts = [f.verdict for f in report.findings]
+    fails = verdicts.count("fail")
+    if fails:
+        return Outcome(1, f"FAIL: {fails} finding(s) disagree")
+    if not any(v in ("pass", "erratum") for v in verdicts):
+        return Outcome(1, "NOT VERIFIED: every case was skipped or inconclusive; nothing passed")
+    return Outcome(0, "PASS: every comparison agrees (known errata shown as erratum)")
+
+
+def summary_rows(report: Report) -> list[tuple[str, str, dict[str, int]]]:
+    """(implementation, check, {verdict: count}) rows in run order for the summary table."""
+    rows: dict[tuple[str, str], dict[str, int]] = {}
+    for finding in report.findings:
+        row = rows.setdefault((finding.impl, finding.check), {})
+        row[finding.verdict] = row.get(finding.verdict, 0) + 1
+    return [(impl, check, counts) for (impl, check), counts in rows.items()]
+
+
+def worst_failures(findings: Iterable[Finding], limit: int) -> list[Finding]:
+    """The ``limit`` failing Findings with the largest relative error, worst first."""
+    failing = [f for f in findings if f.verdict == "fail"]
+    failing.sort(key=_severity, reverse=True)
+    return failing[:limit]
+
+
+def _severity(finding: Finding) -> float:
+    """Sort key of a failing Finding: its relative error, with NaN or no number at all
+    counted as the worst (an implementation that returned NaN is as wrong as it gets)."""
+    error = finding.rel_error
+    if error is None or math.isnan(error):
+        return math.inf
+    return error
 
 
 def read_report(path: str | os.PathLike[str]) -> Report:
@@ -230,9 +272,10 @@ def merge_reports(reports: Iterable[Report]) -> Report:
     merged = Report(metadata=dict(reports[0].metadata))
     findings: list[Finding] = []
     timings: dict[str, float] = {}
-    shards = []
+    shards, commands = [], []
     for report in reports:
         findings.extend(report.findings)
+        commands.append(report.metadata.get("command"))
         for key, seconds in _timings(report).items():
             timings[key] = timings.get(key, 0.0) + seconds
         shards.append(report.metadata.get("shard"))
@@ -242,6 +285,8 @@ def merge_reports(reports: Iterable[Report]) -> Report:
     merged.metadata["timings"] = timings
     merged.metadata["shards"] = shards
     merged.metadata["shard"] = None
+    merged.metadata.pop("command", None)
+    merged.metadata["commands"] = commands
     return merged
 
 

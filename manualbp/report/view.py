@@ -11,14 +11,15 @@ that is missing or malformed leaves its plot out instead of failing the page.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any
 
 from markupsafe import Markup
 
 from manualbp.findings import VERDICTS, Finding, counts
+from manualbp.quantity import Quantity
 from manualbp.report import plots
 from manualbp.report.cases import (
     FailingCase,
@@ -28,20 +29,27 @@ from manualbp.report.cases import (
     worst_of,
 )
 from manualbp.report.killmatrix import KillMatrix, kill_matrix
-from manualbp.report.model import Report, canonical_order
-from manualbp.verify import outcome, summary_rows, worst_failures
+from manualbp.report.model import Report, canonical_order, outcome, summary_rows, worst_failures
 
 WORST_LIMIT = 10
 """Failing cases whose worst finding is shown at the top of the page."""
-HIDDEN_METADATA = ("shard", "shards", "timings")
-"""Metadata not listed as such: the shard labels (the page must not depend on sharding)
-and the timings (a table of their own)."""
+INVOCATION = ("command", "commands", "jobs")
+"""Metadata of how a run was invoked, shown with its timings (they differ between shards)."""
+HIDDEN_METADATA = ("shard", "shards", "timings", "argv", *INVOCATION)
+"""Metadata not listed as such: the shard labels (the page must not depend on sharding),
+the command line (``argv``, also in ``command``) and the invocation and timings (a table
+of their own)."""
 
 
 def family(quantity: str) -> str:
-    """The kind of a quantity: ``grad`` for ``grad.W2[1,0]``, ``step`` for ``step3.W1``."""
-    match = re.match(r"[A-Za-z_]+", quantity)
-    return match.group(0) if match else quantity
+    """The kind of a quantity: ``grad`` for ``grad.W2[1,0]``, ``step`` for ``step3.W1``
+    (:class:`~manualbp.quantity.Quantity`); the leading letters of a named one (``E_total``
+    for the published figure ``E_total (loss)``, ``dx`` for a layer's)."""
+    parsed = Quantity.parse(quantity)
+    if parsed.kind != "named":
+        return parsed.kind
+    name = parsed.name or quantity
+    return "".join(takewhile(lambda c: c.isalpha() or c == "_", name)) or name
 
 
 def text(value: Any) -> str:
@@ -275,6 +283,7 @@ class Page:
     published: list[PublishedSource]
     kill: KillMatrix | None
     metadata: list[tuple[str, str]]
+    invocation: list[tuple[str, str]]
     timings: list[tuple[str, float]]
     extras: list[tuple[str, str]]
     verdicts: tuple[str, ...] = VERDICTS
@@ -305,6 +314,7 @@ def build_page(report: Report) -> Page:
         metadata=[
             (str(k), text(v)) for k, v in report.metadata.items() if k not in HIDDEN_METADATA
         ],
+        invocation=[(str(k), text(report.metadata[k])) for k in INVOCATION if k in report.metadata],
         timings=[
             (str(k), float(v))
             for k, v in (timings.items() if isinstance(timings, Mapping) else ())

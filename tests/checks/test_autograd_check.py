@@ -16,6 +16,9 @@ from manualbp import torch_mirror as mirror
 from manualbp.architecture import Architecture
 from manualbp.case import Case, case_from_seed
 from manualbp.checks import autograd
+from manualbp.checks.autograd import tolerance, trajectory
+from manualbp.checks.autograd.reference import Reference
+from manualbp.checks.autograd.trajectory import learning_rate
 from manualbp.engine import BackwardPass, EngineImplementation, Network
 from manualbp.engine.activations import Activation, relu
 from manualbp.engine.layers import ActivationLayer, Affine
@@ -63,7 +66,7 @@ def test_findings_carry_case_seed_implementation_and_tolerance() -> None:
         assert finding.tolerance_reason
     grad = next(f for f in found if f.quantity.startswith("grad.W1"))
     n = sum(SQUARE.sizes) + case.batch_size
-    assert grad.tolerance == pytest.approx(autograd.SAFETY * n * np.finfo(float).eps)
+    assert grad.tolerance == pytest.approx(tolerance.SAFETY * n * np.finfo(float).eps)
     assert grad.atol > 0 and "magnitude of the terms" in grad.tolerance_reason
 
 
@@ -240,7 +243,7 @@ def relu_with_derivative_at_zero(value: float) -> type[Network]:
 
 
 def test_the_kink_case_really_sits_on_the_kink() -> None:
-    reference = autograd.Reference(KINK_ARCH, KINK_CASE.params, KINK_CASE.x, KINK_CASE.y)
+    reference = Reference(KINK_ARCH, KINK_CASE.params, KINK_CASE.x, KINK_CASE.y)
     assert reference.main.z[1][0].tolist() == [0.0, 0.0]
     assert reference.kink_masks[0] is None
     assert reference.kink_masks[1].tolist() == [[True, True], [False, False]]
@@ -371,12 +374,12 @@ def test_steps_zero_skips_trajectories_and_fixed_learning_rate_is_used() -> None
 
 def test_default_learning_rate_descends_and_moves_theta_by_at_most_a_tenth() -> None:
     case = case_from_seed(SQUARE, 1, scale=4.0)
-    reference = autograd.Reference(case.arch, case.params, case.x, case.y)
-    lr = autograd.learning_rate(reference)
+    reference = Reference(case.arch, case.params, case.x, case.y)
+    lr = learning_rate(reference)
     grads = reference.main.gradients
     norm = np.sqrt(sum(np.sum(g**2) for g in grads.values()))
     theta = np.sqrt(sum(np.sum(p**2) for p in case.params.values()))
-    assert 0 < lr * norm <= autograd.STEP_FRACTION * theta * (1 + 1e-12)
+    assert 0 < lr * norm <= trajectory.STEP_FRACTION * theta * (1 + 1e-12)
     stepped = descend(case.params, grads, lr)
     assert engine.loss(case.arch, stepped, case.x, case.y) <= reference.main.loss
 
@@ -384,9 +387,9 @@ def test_default_learning_rate_descends_and_moves_theta_by_at_most_a_tenth() -> 
 def test_learning_rate_is_halved_where_a_full_step_would_diverge() -> None:
     # a deep linear-ish network where lr = 0.5 sends the loss from 0.78 to 227
     case = random_case(2310204818)
-    reference = autograd.Reference(case.arch, case.params, case.x, case.y)
-    lr = autograd.learning_rate(reference)
-    assert lr < autograd.MAX_LR
+    reference = Reference(case.arch, case.params, case.x, case.y)
+    lr = learning_rate(reference)
+    assert lr < trajectory.MAX_LR
     stepped = descend(case.params, reference.main.gradients, lr)
     assert engine.loss(case.arch, stepped, case.x, case.y) <= reference.main.loss
     assert {f.verdict for f in autograd.run(engine, [case])} == {"pass"}

@@ -11,8 +11,8 @@ import pytest
 import manualbp.engine as engine
 import manualbp.mazur as mazur
 from manualbp.checks import fd
-from manualbp.checks.fd_elementwise import COMPLEX_STEP
-from manualbp.checks.fd_objective import Objective, unit_direction
+from manualbp.checks.fd.elementwise import COMPLEX_STEP
+from manualbp.checks.fd.objective import Objective, unit_direction
 from manualbp.engine.batched import batchable
 from manualbp.errors import ParameterError
 from manualbp.mutants import MUTANTS, get_mutant

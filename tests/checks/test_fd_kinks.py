@@ -9,10 +9,10 @@ import manualbp.engine as engine
 from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.checks import fd
-from manualbp.checks.fd_case import CaseContext
-from manualbp.checks.fd_elementwise import masked_tensor_finding
-from manualbp.checks.fd_lines import KINK_REASON, ErrorModel, examine
-from manualbp.checks.fd_objective import Objective
+from manualbp.checks.fd.case import CaseContext
+from manualbp.checks.fd.elementwise import masked_tensor_finding
+from manualbp.checks.fd.lines import KINK_REASON, ErrorModel, examine
+from manualbp.checks.fd.objective import Objective
 from manualbp.engine import EngineImplementation, Network
 
 EPS = np.finfo(np.float64).eps

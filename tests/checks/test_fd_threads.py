@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_limits
 
 import manualbp.engine as engine
 from manualbp.checks import fd
-from manualbp.checks.fd_threads import blas_thread_counts, blas_threads
+from manualbp.checks.fd.threads import blas_thread_counts, blas_threads
 from manualbp.errors import UsageError
 from manualbp.space import ArchSpace, case_seed, random_case
 

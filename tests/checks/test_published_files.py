@@ -15,7 +15,7 @@ import pytest
 import manualbp.engine as engine
 import manualbp.mazur as mazur
 from manualbp.checks import published
-from manualbp.errors import ReferenceFileError, UsageError
+from manualbp.errors import ReferenceFileError
 
 README = Path(__file__).resolve().parents[2] / "reference" / "README.md"
 
@@ -95,13 +95,22 @@ def test_the_built_in_references_all_agree_on_the_engine() -> None:
     saito = references[1:]
     findings = list(published.run(engine, saito, impl_name="manualbp.engine"))
     assert Counter(f.verdict for f in findings) == Counter({"pass": 19 + 5 + 6})
-    assert {f.impl for f in findings} == {
-        "manualbp.engine.layers.Affine (built-in, not manualbp.engine)",
-        "manualbp.engine.graph (built-in, not manualbp.engine)",
+    assert {f.impl for f in findings} == {"manualbp.engine"}
+    assert {f.detail["evaluated_by"] for f in findings} == {
+        "the implementation's affine_layer",
+        "the implementation's graph_node",
     }
     int_printed = [f for f in findings if f.method == "int"]
     assert {f.detail["label"] for f in int_printed} == {"price", "dApple_num", "dOrange_num"}
     assert all("int()" in f.tolerance_reason for f in int_printed)
+
+
+def test_graph_and_affine_examples_need_nodes_or_a_layer_of_the_implementation() -> None:
+    """They never run manualbp's own pieces in place of an implementation without them."""
+    saito = published.default_references()[1:]
+    findings = list(published.run(mazur, saito, impl_name="manualbp.mazur"))
+    assert [(f.quantity, f.verdict) for f in findings] == [("case", "skipped")] * 3
+    assert "needs the implementation's" in findings[0].reason
 
 
 def test_a_wrong_saito_figure_would_fail() -> None:
@@ -171,11 +180,6 @@ def test_not_implemented_is_a_skip_not_a_failure(tmp_path) -> None:
     result = verdicts(NotImplementedLoss(), tmp_path)
     assert result["E"][0] == "skipped" and "no loss for this network" in result["E"][1]
     assert result["∂E/∂w"][0] == "pass"
-
-
-def test_options_are_not_taken() -> None:
-    with pytest.raises(UsageError):
-        list(published.run(engine, [], options={"steps": 3}))
 
 
 def mutate(change) -> dict:

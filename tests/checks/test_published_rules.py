@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from manualbp.checks.published_paths import (
+from manualbp.checks.published.paths import (
     Interval,
     PathError,
     parse_expression,
     parse_graph_path,
     parse_mlp_path,
 )
-from manualbp.checks.published_rules import Erratum, Rule, decimals, half_unit, judge
+from manualbp.checks.published.rules import Erratum, Rule, decimals, half_unit, judge
 
 
 @pytest.mark.parametrize(

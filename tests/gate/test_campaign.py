@@ -42,10 +42,15 @@ def test_ci_subset_has_no_false_alarm_and_its_counts_add_up(campaign, tmp_path: 
 
 
 def test_shards_add_up_to_the_whole_run(campaign) -> None:
-    whole = campaign.run_campaign(seed=5, indices=range(6), checks=("fd",))
+    from manualbp.plan import Shard
+
+    def run(shard: Shard | None):
+        return campaign.run_campaign("manualbp.engine", 5, 6, ("fd",), shard=shard)
+
+    whole = run(None)
     parts = campaign.Tally()
-    for shard in ((0, 2, 4), (1, 3, 5)):
-        parts.add(campaign.run_campaign(seed=5, indices=shard, checks=("fd",)))
+    for shard in (Shard(1, 2), Shard(2, 2)):
+        parts.add(run(shard))
     assert parts.cases == whole.cases == 6
     assert parts.findings == whole.findings
     assert parts.cases_with == whole.cases_with

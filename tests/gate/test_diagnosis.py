@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from manualbp import torch_mirror as mirror
 from manualbp.case import Case
 from manualbp.checks import autograd, fd
 from manualbp.checks.autograd import AutogradOptions
-from manualbp.checks.fd_case import FDOptions
+from manualbp.checks.fd.case import FDOptions
 from manualbp.diagnosis import KINDS, Diagnosis, annotate, diagnose
+from manualbp.engine.activations import ACTIVATIONS as ENGINE_ACTIVATIONS
 from manualbp.engine.activations import sigmoid
 from manualbp.findings import MAX_VALUES, Finding, tensor_finding
 from manualbp.mutants import KINDS as MUTANT_KINDS
@@ -101,11 +103,22 @@ def test_factor_k_comes_first_under_mse_where_it_also_equals_2() -> None:
     assert kind_of([tensor("delta.2", 2.0 * ref, ref, **facts)]) == "factor_K"
 
 
+def slopes(activation: str, z: np.ndarray) -> dict[str, Any]:
+    """What the autograd check keeps with a failing δ: the activation, z_l, f'(z_l), f'(a_l)."""
+    a = ENGINE_ACTIVATIONS[activation].forward(z)
+    return {
+        "activation": activation,
+        "z": list(z.flat),
+        "dz": list(mirror.activation_derivative(activation, z).flat),
+        "da": list(mirror.activation_derivative(activation, a).flat),
+    }
+
+
 def test_missing_activation_derivative_at_the_output() -> None:
     z = random((4, 3), 3)
     d_a = random((4, 3), 4)
     slope = sigmoid(z) * (1.0 - sigmoid(z))
-    findings = output_delta(d_a, d_a * slope, activation="sigmoid", z=z.ravel().tolist())
+    findings = output_delta(d_a, d_a * slope, **slopes("sigmoid", z))
     assert kind_of(findings) == "missing_activation_derivative"
 
 
@@ -113,9 +126,7 @@ def test_derivative_taken_at_the_output() -> None:
     z = random((4, 3), 5)
     d_a = random((4, 3), 6)
     a = np.tanh(z)
-    findings = output_delta(
-        d_a * (1.0 - np.tanh(a) ** 2), d_a * (1.0 - a**2), activation="tanh", z=z.ravel().tolist()
-    )
+    findings = output_delta(d_a * (1.0 - np.tanh(a) ** 2), d_a * (1.0 - a**2), **slopes("tanh", z))
     assert kind_of(findings) == "derivative_at_output"
 
 
@@ -123,7 +134,7 @@ def test_a_wrong_derivative_that_is_neither_is_other() -> None:
     z = random((4, 3), 7)
     d_a = random((4, 3), 8)
     a = np.tanh(z)
-    findings = output_delta(d_a * (1.0 - a), d_a * (1.0 - a**2), activation="tanh", z=list(z.flat))
+    findings = output_delta(d_a * (1.0 - a), d_a * (1.0 - a**2), **slopes("tanh", z))
     assert kind_of(findings) == "other"
 
 
@@ -159,15 +170,13 @@ def test_scattered_wrong_entries_are_not_partial_units() -> None:
 
 def hidden_delta(impl: np.ndarray, ref: np.ndarray, delta_next: np.ndarray, **W: Any) -> Finding:
     """A failing δ_1 with the recurrence evidence (identity activation), δ_2 right."""
-    z = random(ref.shape, 11)
     evidence = {name: list(value.flat) for name, value in W.items()}
     return tensor(
         "delta.1",
         impl,
         ref,
         **FACTS,
-        activation="identity",
-        z=list(z.flat),
+        **slopes("identity", random(ref.shape, 11)),
         delta_next=list(delta_next.flat),
         **evidence,
     )

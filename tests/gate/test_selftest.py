@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -44,12 +45,23 @@ def test_every_sampled_mutant_is_killed_and_the_engine_is_clean(sample_report) -
     assert outcome(sample_report).exit_code == 0
 
 
-def test_mutant_failures_say_how_to_rerun_them(sample_report) -> None:
+def test_mutant_failures_say_how_to_rerun_exactly_their_case(sample_report, tmp_path) -> None:
     failing = [f for f in sample_report.findings if f.verdict == "fail"]
     assert failing
     assert all(
-        f.reproduce and f.reproduce.startswith("manualbp selftest --mutants ") for f in failing
+        f.reproduce and f.reproduce.startswith("manualbp verify --impl manualbp.mutants:")
+        for f in failing
     )
+    first = next(f for f in failing if f.impl == "stale-forward-cache" and f.check == "fd")
+    argv = shlex.split(first.reproduce)[1:]
+    path = tmp_path / "again.json"
+    assert main([*argv, "--json", str(path), "--no-html", "--quiet", "--no-shrink"]) == 1
+    again = [f for f in read_report(path).findings if f.verdict == "fail"]
+    assert {(f.seed, f.quantity) for f in again} == {
+        (f.seed, f.quantity)
+        for f in failing
+        if (f.impl, f.check, f.case) == (first.impl, first.check, first.case)
+    }
 
 
 def test_a_check_that_only_skipped_did_not_run() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -538,7 +539,27 @@ SMALL_RUN = (
     str(REPOSITORY / "reference" / "saito_affine.json"),
 )
 """A real but small ``manualbp verify`` run: random cases of small networks, all three
-checks, one worked example (the affine layer, the cheapest)."""
+checks, the cheapest worked examples: the affine layer (which the engine computes with its
+affine layer, a mutant not at all) and :data:`ONE_UNIT` (computed by every subject)."""
+ONE_UNIT = {
+    "schema": 1,
+    "id": "one_unit",
+    "citation": {"authors": ["A. Student"], "title": "Homework", "year": 2024, "url": "u"},
+    "kind": "mlp",
+    "mlp": {
+        "network": {"sizes": [1, 1], "activations": ["sigmoid"], "loss": "half_sse"},
+        "params": {"W1": [[0.5]], "b1": [0.0]},
+        "inputs": [[2.0]],
+        "targets": [[1.0]],
+        "learning_rate": 1.0,
+    },
+    "quantities": [
+        {"label": "y", "path": "a.1[0,0]", "printed": "0.7310586"},
+        {"label": "E", "path": "loss", "printed": "0.0361647"},
+        {"label": "∂E/∂w", "path": "grad.W1[0,0]", "printed": "-0.1057542"},
+    ],
+}
+"""One sigmoid unit worked by hand: y = σ(0.5·2), E = ½(1 - y)², ∂E/∂w = (y - 1)y(1 - y)·2."""
 FAILING_IMPL = "manualbp.mutants:hidden_error_missing_derivative"
 """A mutant whose bug shows in the hidden layers, so its page has failing cases to localise."""
 
@@ -563,6 +584,8 @@ def verify_runs(tmp_path_factory) -> VerifyRuns:
     """Run ``manualbp verify`` in this process (torch loads once) for :class:`VerifyRuns`;
     each writes NAME.json and, by default, NAME.html next to it."""
     folder = tmp_path_factory.mktemp("verify-runs")
+    example = folder / "one_unit.json"
+    example.write_text(json.dumps(ONE_UNIT), encoding="utf-8")
     runs = {
         "unsharded": ("--impl", "manualbp.engine", "--cases", "4"),
         "shard-1": ("--impl", "manualbp.engine", "--cases", "4", "--shard", "1/2"),
@@ -573,7 +596,17 @@ def verify_runs(tmp_path_factory) -> VerifyRuns:
     for name, options in runs.items():
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
-            code = main(["verify", *options, *SMALL_RUN, "--json", str(folder / f"{name}.json")])
+            code = main(
+                [
+                    "verify",
+                    *options,
+                    *SMALL_RUN,
+                    "--reference",
+                    str(example),
+                    "--json",
+                    str(folder / f"{name}.json"),
+                ]
+            )
         assert code == (1 if name == "failing" else 0), stdout.getvalue()
         outputs[name] = stdout.getvalue()
     return VerifyRuns(folder, outputs)

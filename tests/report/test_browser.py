@@ -165,7 +165,7 @@ def test_page_of_a_failing_verify_run_in_chromium(browser, verify_runs):
         "#cases tr.first-bad",
         "#published table",
         "#metadata table",
-        "#timings table",
+        "#invocation table",
     ):
         _visible(browser, selector)
     assert browser.execute_script("return document.title") == "manualbp report: FAIL"

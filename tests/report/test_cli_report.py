@@ -1,9 +1,10 @@
 """``manualbp report`` and ``manualbp verify --html`` from the command line (in process).
 
 A page made from shards must be the page of the unsharded run: the real runs of
-:func:`verify_runs` are compared byte for byte, except the ``<div id="timings">`` block —
-seconds measured on this machine, the one part of a page that is not a function of the
-cases and the run settings (a merged report sums the shards' timings).
+:func:`verify_runs` are compared byte for byte, except the ``<div id="invocation">`` block —
+the command lines and the seconds measured on this machine, the one part of a page that is
+not a function of the cases and the run settings (a merged report lists the shards'
+commands and sums their timings).
 """
 
 from __future__ import annotations
@@ -11,20 +12,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from pages import without_invocation
 from report_damage import BAD_INPUTS
 
 from manualbp.cli import main
 from manualbp.report.html import render_html
 from manualbp.report.model import read_report
-
-TIMINGS = re.compile(r'<div id="timings">.*?</div>\n', re.DOTALL)
-
-
-def _without_timings(page: str) -> str:
-    """``page`` with its one timings block removed (which must be there exactly once)."""
-    stripped, removed = TIMINGS.subn("", page)
-    assert removed == 1
-    return stripped
 
 
 def test_merged_shards_of_a_real_run_give_its_page(verify_runs, tmp_path, capsys):
@@ -34,7 +27,7 @@ def test_merged_shards_of_a_real_run_give_its_page(verify_runs, tmp_path, capsys
     assert capsys.readouterr().out == f"page: {merged}\n"
     unsharded = verify_runs.html("unsharded").read_text(encoding="utf-8")
     page = merged.read_text(encoding="utf-8")
-    assert _without_timings(page) == _without_timings(unsharded)
+    assert without_invocation(page) == without_invocation(unsharded)
     # Both shards contributed random cases, and the worked example ran once.
     cases = {f.case for f in read_report(verify_runs.json("shard-2")).findings}
     assert cases == {"case-1", "case-3"}

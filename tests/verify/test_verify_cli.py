@@ -14,7 +14,6 @@ from manualbp.cli import main
 from manualbp.mutants import get_mutant
 from manualbp.report.model import read_report
 from manualbp.space import ArchSpace, random_case
-from manualbp.verify import Shard, VerifyOptions
 
 SMALL = ["--depth", "1-2", "--width", "1-4", "--batch", "1-4"]
 
@@ -173,12 +172,16 @@ def test_users_own_file_passes(tmp_path, capsys):
     assert code == 0, capsys.readouterr().out
 
 
-def test_unsupported_architectures_are_skipped_not_passed(tmp_path, capsys):
+def test_cases_are_drawn_where_the_implementation_supports_them(tmp_path, capsys):
     guard = 'if arch.loss != "half_sse": raise NotImplementedError("only half_sse")'
     code, path = verify(tmp_path, "--impl", write_impl(tmp_path, guard=guard), "--cases", "6")
     report = read_report(path)
-    skipped = [f for f in report.findings if f.verdict == "skipped" and f.check != "published"]
-    assert skipped and all("only half_sse" in f.reason for f in skipped)
+    random = [f for f in report.findings if f.check in ("fd", "autograd")]
+    assert not [f for f in random if f.verdict == "skipped"]
+    for check in ("fd", "autograd"):  # six cases verified by each check, all of them half_sse
+        cases = {(f.case, f.seed) for f in random if f.check == check}
+        assert len(cases) == 6
+        assert {random_case(seed, ArchSpace()).arch.loss for _, seed in cases} == {"half_sse"}
     # a worked example needing a method the implementation lacks is skipped, saying which
     assert any(
         f.verdict == "skipped" and "needs step()" in f.reason
@@ -272,14 +275,6 @@ def test_bad_input_keeps_an_existing_report(tmp_path, capsys):
     code, _ = verify(tmp_path, "--impl", "no_such_module_xyz")
     assert code == 2
     assert path.read_bytes() == before
-
-
-def test_worker_shards_partition_the_shard():
-    options = VerifyOptions(shard=Shard(2, 3), jobs=4)
-    parts = [options.worker_shard(k) for k in range(4)]
-    owned = [{i for i in range(120) if p.owns(i)} for p in parts]
-    assert set().union(*owned) == {i for i in range(120) if Shard(2, 3).owns(i)}
-    assert sum(len(o) for o in owned) == len(set().union(*owned))
 
 
 def test_processes_give_the_same_findings_as_one(tmp_path, capsys):

@@ -2,14 +2,14 @@
 
 Only ``loss`` and ``gradients`` are needed. For each case, on f(θ) = loss(θ):
 
-``consistency``   gradients() is a well-behaved function (:mod:`.fd_consistency`);
+``consistency``   gradients() is a well-behaved function (:mod:`.consistency`);
 ``central``       fourth-order central differences for every entry, step scaled to the entry;
 ``complex_step``  Im f(θ + i·h·e_i)/h for every entry, to rounding level (supports_complex);
 ``directional``   K random unit directions: gᵀv against the derivative along v, in O(K)
                   evaluations (instead of the two above when P > ``max_elementwise``);
 ``taylor``        the step-size-free verdict from the decay of the Taylor remainder.
 
-Tolerances come from an error model of each method (:mod:`.fd_lines`): the rounding noise
+Tolerances come from an error model of each method (:mod:`.lines`): the rounding noise
 of the loss and of the gradient (both measured), the a-priori rounding γ of the gradient,
 κ = ``safety``; every Finding writes its rule in ``tolerance_reason``. Perturbations that
 cross a kink (ReLU at 0) are recognised from the one-sided derivatives and never produce a
@@ -17,7 +17,7 @@ false ``fail``.
 
 Cases of at most ``max_elementwise`` parameters run with ``blas_threads`` OpenBLAS threads
 (one by default: their many small products only wait for cores otherwise, see
-:mod:`.fd_threads`). Perturbed losses are evaluated through the implementation's optional
+:mod:`.threads`). Perturbed losses are evaluated through the implementation's optional
 ``perturbed_losses`` and ``losses_along`` when it has them (many perturbations per
 vectorised forward pass; see :mod:`manualbp.protocol`), else one ``loss`` call each: same
 function, same verdicts.
@@ -30,17 +30,19 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from manualbp.case import Case
-from manualbp.checks.fd_case import METHODS, CaseContext, FDOptions
-from manualbp.checks.fd_consistency import call_gradients, consistency_findings
-from manualbp.checks.fd_elementwise import (
+from manualbp.checks.base import case_units, prepare_case
+from manualbp.checks.fd.case import METHODS, CaseContext, FDOptions
+from manualbp.checks.fd.consistency import call_gradients, consistency_findings
+from manualbp.checks.fd.elementwise import (
     central_findings,
     complex_step_findings,
     directional_findings,
 )
-from manualbp.checks.fd_objective import Objective, gradient_noise, loss_noise
-from manualbp.checks.fd_taylor import taylor_findings
-from manualbp.checks.fd_threads import blas_threads
+from manualbp.checks.fd.objective import Objective, gradient_noise, loss_noise
+from manualbp.checks.fd.taylor import taylor_findings
+from manualbp.checks.fd.threads import blas_threads
 from manualbp.findings import Finding
+from manualbp.plan import Plan, SubjectPlan, Unit
 from manualbp.protocol import (
     ImplementationFault,
     Unsupported,
@@ -48,7 +50,7 @@ from manualbp.protocol import (
     unsupported_reason,
 )
 
-__all__ = ["METHODS", "FDOptions", "run"]
+__all__ = ["CHECK", "METHODS", "FDCheck", "FDOptions", "check_case", "run"]
 
 
 def run(
@@ -66,10 +68,41 @@ def run(
     """
     options = options or FDOptions()
     for case in cases:
-        small = case.arch.n_params <= options.max_elementwise
-        with blas_threads(options.blas_threads if small else None):
-            findings = list(_run_case(impl, case, impl_name, options))
-        yield from findings
+        yield from check_case(impl, case, impl_name, options)
+
+
+def check_case(
+    impl: object, case: Case, impl_name: str = "", options: FDOptions | None = None
+) -> list[Finding]:
+    """Every Finding of the finite-difference check on one case (see :func:`run`)."""
+    options = options or FDOptions()
+    small = case.arch.n_params <= options.max_elementwise
+    with blas_threads(options.blas_threads if small else None):
+        return list(_run_case(impl, case, impl_name, options))
+
+
+class FDCheck:
+    """The finite-difference check as a :class:`~manualbp.checks.base.Check`: one unit per
+    random case."""
+
+    name = "fd"
+
+    def __init__(self, options: FDOptions | None = None) -> None:
+        self.options = options or FDOptions()
+
+    def units(self, subject: SubjectPlan, plan: Plan) -> list[Unit]:
+        """One unit per random case of the plan."""
+        return case_units(self.name, subject, plan)
+
+    def run(self, unit: Unit, impl: object, subject: SubjectPlan) -> list[Finding]:
+        """The Findings of one random case (a ``skipped`` one when no case can be drawn)."""
+        case = prepare_case(self.name, unit, impl, subject)
+        if isinstance(case, Finding):
+            return [case]
+        return check_case(impl, case, subject.name, self.options)
+
+
+CHECK = FDCheck()
 
 
 def _problem(

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from manualbp.checks.fd_objective import EPS
+from manualbp.checks.fd.objective import EPS
 
 #: cbrt(eps): the step of a central difference that balances truncation and round-off.
 CBRT_EPS = float(np.cbrt(EPS))

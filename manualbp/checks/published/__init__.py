@@ -5,13 +5,14 @@ computational graph or one affine layer — and lists every number the source pr
 printed. :func:`run` computes each one and yields one Finding per printed number:
 
 * ``mlp`` examples are computed by the implementation under test, through the protocol
-  (:mod:`manualbp.checks.published_values`); an implementation that does not support the
+  (:mod:`manualbp.checks.published.values`); an implementation that does not support the
   architecture gets one ``skipped`` Finding (quantity ``case``), a quantity that needs a
   method it lacks is ``skipped``, and one that raises or breaks the protocol is ``fail``.
-* ``graph`` and ``affine`` examples are computed with manualbp's own graph nodes and Affine
-  layer, whatever the implementation: their Findings name that in ``impl``.
+* ``graph`` and ``affine`` examples are computed with the implementation's own scalar nodes
+  (``graph_node``) or affine layer (``affine_layer``) when it has them, as manualbp's engine
+  does; they do not apply to an implementation without them.
 
-Verdicts follow :func:`manualbp.checks.published_rules.judge`: agreement within half a unit
+Verdicts follow :func:`manualbp.checks.published.rules.judge`: agreement within half a unit
 of the last printed decimal (or the quantity's declared ``int`` / ``rounded`` rule) passes;
 a known erratum of the source is ``erratum`` while the implementation gives the correct
 value and ``fail`` if it ever matches the printed mistake.
@@ -22,21 +23,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from manualbp.checks.published_file import (
+from manualbp.checks.published.file import default_references, load_reference, parse_reference
+from manualbp.checks.published.paths import Interval, Path
+from manualbp.checks.published.problems import (
     AffineProblem,
     GraphProblem,
     MLPProblem,
     PublishedQuantity,
     ReferenceExample,
-    default_references,
-    load_reference,
-    parse_reference,
 )
-from manualbp.checks.published_paths import Interval, Path
-from manualbp.checks.published_rules import judge, parse_printed
-from manualbp.checks.published_values import MLPValues, affine_values, graph_values
-from manualbp.errors import UsageError
+from manualbp.checks.published.rules import judge, parse_printed
+from manualbp.checks.published.values import MLPValues, affine_values, graph_values
 from manualbp.findings import Finding
+from manualbp.plan import Plan, SubjectPlan, Unit
 from manualbp.protocol import ImplementationFault, Unsupported, unsupported_reason
 
 __all__ = [
@@ -49,8 +48,6 @@ __all__ = [
 
 CHECK = "published"
 PROTOCOL_EVALUATOR = "the implementation under test, through the protocol"
-GRAPH_EVALUATOR = "manualbp.engine.graph"
-AFFINE_EVALUATOR = "manualbp.engine.layers.Affine"
 
 
 def evaluate(quantity: PublishedQuantity, leaf: Callable[[Path], float]) -> tuple[float, float]:
@@ -168,42 +165,82 @@ def _run_mlp(impl: object, reference: ReferenceExample, impl_name: str) -> Itera
         yield quantity_finding(reference, quantity, values.value, impl_name, PROTOCOL_EVALUATOR)
 
 
-def _run_builtin(reference: ReferenceExample, impl_name: str) -> Iterator[Finding]:
+def _run_example(
+    impl: object, reference: ReferenceExample, impl_name: str, capability: str
+) -> Iterator[Finding]:
+    """A graph or affine example computed with the subject's ``graph_node`` factory or
+    ``affine_layer`` (``capability``)."""
     problem = reference.problem
-    evaluator = GRAPH_EVALUATOR if isinstance(problem, GraphProblem) else AFFINE_EVALUATOR
-    label = f"{evaluator} (built-in, not {impl_name})"
+    maker = getattr(impl, capability)
+    evaluator = f"the implementation's {capability}"
     try:
         if isinstance(problem, GraphProblem):
-            leaf = graph_values(problem)
+            leaf = graph_values(problem, maker)
         else:
             assert isinstance(problem, AffineProblem)
-            leaf = affine_values(problem)
-    except ArithmeticError as exc:  # e.g. a reciprocal node of 0 in the file's graph
-        yield _case_finding(reference, label, "fail", f"{evaluator} raised {exc!r}")
+            leaf = affine_values(problem, maker)
+    except Exception as exc:  # anything the subject's nodes raise, e.g. 1/0 in a reciprocal
+        yield _case_finding(reference, impl_name, "fail", f"{capability} raised {exc!r}")
         return
     for quantity in reference.quantities:
-        yield quantity_finding(reference, quantity, leaf, label, evaluator)
+        yield quantity_finding(reference, quantity, leaf, impl_name, evaluator)
+
+
+#: The capability a worked example of each non-MLP kind needs of the subject.
+CAPABILITY_OF_KIND: dict[str, str] = {"graph": "graph_node", "affine": "affine_layer"}
+
+
+def applies(reference: ReferenceExample, subject: SubjectPlan) -> bool:
+    """True when ``subject`` can compute ``reference``: every MLP example (an unsupported
+    architecture is reported as skipped), graph and affine examples only through a subject
+    that offers nodes or an affine layer (manualbp's engine does)."""
+    capability = CAPABILITY_OF_KIND.get(reference.kind)
+    return capability is None or getattr(subject.capabilities, capability)
+
+
+def run_reference(impl: object, reference: ReferenceExample, impl_name: str) -> list[Finding]:
+    """One Finding per printed quantity of ``reference`` (one ``case`` Finding when the
+    architecture is not supported or the subject cannot compute the example)."""
+    if reference.kind == "mlp":
+        return list(_run_mlp(impl, reference, impl_name))
+    capability = CAPABILITY_OF_KIND[reference.kind]
+    if not callable(getattr(impl, capability, None)):
+        reason = f"a {reference.kind} example needs the implementation's {capability}"
+        return [_case_finding(reference, impl_name, "skipped", reason)]
+    return list(_run_example(impl, reference, impl_name, capability))
 
 
 def run(
-    impl: object,
-    references: Iterable[ReferenceExample],
-    *,
-    impl_name: str = "",
-    options: object | None = None,
+    impl: object, references: Iterable[ReferenceExample], *, impl_name: str = ""
 ) -> Iterator[Finding]:
-    """Compare every printed number of every reference with what is computed.
+    """Compare every printed number of every reference with what ``impl`` computes.
 
-    ``impl`` computes the ``mlp`` references (through the protocol); ``graph`` and
-    ``affine`` references are computed by manualbp's own nodes and layer. ``options`` exists
-    for the common check interface; this check takes none (pass None). Yields one Finding per
-    printed quantity (one ``case`` Finding when the architecture is not supported).
+    Yields one Finding per printed quantity (one ``case`` Finding when the architecture is
+    not supported, or a graph or affine example finds no nodes or affine layer on ``impl``).
     """
-    if options is not None:
-        raise UsageError(f"published check: got options {options!r}, expected None")
-    name = impl_name or "implementation"
     for reference in references:
-        if reference.kind == "mlp":
-            yield from _run_mlp(impl, reference, impl_name)
-        else:
-            yield from _run_builtin(reference, name)
+        yield from run_reference(impl, reference, impl_name or "implementation")
+
+
+class PublishedCheck:
+    """The published-numbers check as a :class:`~manualbp.checks.base.Check`: one unit per
+    worked example that applies to the subject, in the run's first shard."""
+
+    name = CHECK
+
+    def units(self, subject: SubjectPlan, plan: Plan) -> list[Unit]:
+        """One unit per applicable worked example of the plan (none outside shard 1)."""
+        if not plan.first_shard:
+            return []
+        return [
+            Unit(check=self.name, subject=subject.key, label=reference.id, reference=reference)
+            for reference in plan.references
+            if applies(reference, subject)
+        ]
+
+    def run(self, unit: Unit, impl: object, subject: SubjectPlan) -> list[Finding]:
+        """The Findings of one worked example."""
+        return run_reference(impl, unit.reference, subject.name)
+
+
+PUBLISHED = PublishedCheck()

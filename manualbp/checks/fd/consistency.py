@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from manualbp.case import Case
-from manualbp.checks.fd_case import CaseContext, relative_error
+from manualbp.checks.fd.case import CaseContext, relative_error
 from manualbp.findings import Finding, tensor_finding
 from manualbp.protocol import call, checked_gradients
 

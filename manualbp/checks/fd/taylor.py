@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from manualbp.checks.fd_case import CaseContext, relative_error
-from manualbp.checks.fd_lines import CBRT_EPS, KINK_REASON, LineVerdict, examine
-from manualbp.checks.fd_objective import EPS, unit_direction
+from manualbp.checks.fd.case import CaseContext, relative_error
+from manualbp.checks.fd.lines import CBRT_EPS, KINK_REASON, LineVerdict, examine
+from manualbp.checks.fd.objective import EPS, unit_direction
 from manualbp.findings import Finding
 
 #: Largest step of the ladder, relative to max(1, |θ_tensor|_∞).

@@ -16,7 +16,7 @@ negation and numbers, e.g. ``delta.2[0,0] * W2[0,0]`` for the chain-rule factor 
 Expressions are parsed with :mod:`ast` and checked against a whitelist of node types; they
 are never passed to ``eval``. They are evaluated over :class:`Interval` values, so the effect
 of a source's rounded intermediates on the result is bounded exactly (see
-:mod:`manualbp.checks.published_rules`).
+:mod:`manualbp.checks.published.rules`).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from manualbp.case import Case
-from manualbp.checks.fd_lines import ErrorModel
-from manualbp.checks.fd_objective import EPS, Objective
+from manualbp.checks.fd.lines import ErrorModel
+from manualbp.checks.fd.objective import EPS, Objective
 from manualbp.errors import UsageError
 from manualbp.findings import Finding
 from manualbp.params import flatten
@@ -38,7 +38,7 @@ class FDOptions:
     nondet_tol: largest difference allowed between two gradients() calls (0: identical,
     as torch.autograd.gradcheck's default nondet_tol).
     blas_threads: OpenBLAS threads while a case of at most ``max_elementwise`` parameters is
-    checked (its products are small; see :mod:`.fd_threads`); None leaves them as they are.
+    checked (its products are small; see :mod:`.threads`); None leaves them as they are.
     """
 
     methods: tuple[str, ...] = ("consistency", "central", "complex_step", "taylor")
@@ -97,7 +97,7 @@ def relative_error(error: float, ref: float) -> float:
 
 
 def gradient_rounding(case: Case) -> float:
-    """γ = (N + Σ_l n_l)·eps: the rounding of the gradient computation (see fd_lines)."""
+    """γ = (N + Σ_l n_l)·eps: the rounding of the gradient computation (see fd.lines)."""
     return EPS * (case.batch_size + sum(case.arch.sizes))
 
 
@@ -105,8 +105,8 @@ def gradient_rounding(case: Case) -> float:
 class CaseContext:
     """One case under check: its objective f, f(θ), the gradient g and the error model.
 
-    ``noise`` is ε_f (:func:`~manualbp.checks.fd_objective.loss_noise`), ``gradient_noise``
-    σ_g (:func:`~manualbp.checks.fd_objective.gradient_noise`); the error model adds γ
+    ``noise`` is ε_f (:func:`~manualbp.checks.fd.objective.loss_noise`), ``gradient_noise``
+    σ_g (:func:`~manualbp.checks.fd.objective.gradient_noise`); the error model adds γ
     (:func:`gradient_rounding`) and G = max(|g|_∞, ε_f / (eps·max(1, |θ|_∞))).
     """
 
@@ -145,6 +145,6 @@ class CaseContext:
         return self.objective.tensors()
 
     def line_noise(self, moved: slice) -> float:
-        """ε = ε_f + (eps/2)·Σ_j |g_j θ_j| over the entries a perturbation moves (fd_lines)."""
+        """ε = ε_f + (eps/2)·Σ_j |g_j θ_j| over the entries a perturbation moves (fd.lines)."""
         theta = self.objective.theta
         return self.model.noise + 0.5 * EPS * float(np.sum(np.abs(self.g[moved] * theta[moved])))

@@ -2,7 +2,7 @@
 
 Each method computes a reference slope for every parameter entry (or every random direction),
 compares it with the implementation's under one allowance per tensor, and re-examines the
-slopes outside it along their line (:func:`~manualbp.checks.fd_lines.examine`): those the
+slopes outside it along their line (:func:`~manualbp.checks.fd.lines.examine`): those the
 re-examination settles at a smaller step or at a kink get a Finding of their own and are left
 out of the tensor's comparison; those it refutes stay in and fail it.
 """
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from manualbp.checks.fd_case import CaseContext, relative_error
-from manualbp.checks.fd_lines import (
+from manualbp.checks.fd.case import CaseContext, relative_error
+from manualbp.checks.fd.lines import (
     CBRT_EPS,
     KINK_REASON,
     ErrorModel,
@@ -27,7 +27,7 @@ from manualbp.checks.fd_lines import (
     examine,
     stencil_offsets,
 )
-from manualbp.checks.fd_objective import EPS, unit_direction
+from manualbp.checks.fd.objective import EPS, unit_direction
 from manualbp.findings import Finding, index_label, tensor_finding
 
 #: Imaginary step of the complex-step derivative (a power of two, so dividing is exact);
@@ -53,7 +53,7 @@ def _complex_reason(model: ErrorModel) -> str:
 def _numbers(model: ErrorModel) -> str:
     return (
         f"κ={model.safety:g} ε_f={model.noise:.2g} γ={model.rounding:.2g} "
-        f"E_g={model.gradient_error:.2g} (manualbp.checks.fd_lines)"
+        f"E_g={model.gradient_error:.2g} (manualbp.checks.fd.lines)"
     )
 
 

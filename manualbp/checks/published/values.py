@@ -3,17 +3,20 @@
 * ``mlp`` — from the implementation under test, through the protocol only: ``loss`` for
   ``loss``, ``gradients`` for ``grad.*``, ``intermediates`` for the per-layer values and
   ``step`` (called k times from the file's parameters, with its learning rate and frozen
-  names) for every ``stepK.`` or ``trained.`` path. Three per-layer values are derived from
-  what the protocol returns, by the chain rule, with manualbp's own formulas:
+  names) for every ``stepK.`` or ``trained.`` path. Three per-layer values the protocol does
+  not return are derived from what it does return, by the chain rule, with the loss and the
+  activation derivative of the torch mirror (never manualbp's engine, which may be the
+  subject):
 
       loss_terms[n,k] = r·ℓ_k(a_L[n,k], y[n,k])       r = 1 (sum) or 1/N (mean), Σ = E
       dE_da.L         = r·∂ℓ/∂a_L  at the implementation's z_L, a_L
       dE_da.l         = δ_{l+1} W_{l+1}   (l < L, the implementation's δ)
-      da_dz.l         = f_l'(z_l)  at the implementation's z_l, a_l
+      da_dz.l         = f_l'(z_l)  at the implementation's z_l
 
   The initial parameters, ``x`` and ``y`` are the file's own numbers.
-* ``graph`` — manualbp's scalar nodes (:class:`manualbp.engine.graph.Graph`).
-* ``affine`` — manualbp's :class:`manualbp.engine.layers.Affine` layer.
+* ``graph`` — the subject's scalar nodes (its ``graph_node`` factory, see
+  :mod:`manualbp.protocol`), wired by :func:`manualbp.graphs.run_graph`.
+* ``affine`` — the subject's ``affine_layer``.
 
 A method the implementation lacks raises :class:`~manualbp.protocol.Unsupported`; one that
 raises or returns something outside the protocol raises
@@ -28,15 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from manualbp import torch_mirror as mirror
 from manualbp.architecture import Architecture
-from manualbp.checks.published_file import AffineProblem, GraphProblem, MLPProblem
-from manualbp.checks.published_paths import Path
-from manualbp.engine.activations import ACTIVATIONS
-from manualbp.engine.graph import Graph
-from manualbp.engine.layers import Affine
-from manualbp.engine.losses import LOSSES
-from manualbp.engine.network import Network
+from manualbp.checks.published.paths import Path
+from manualbp.checks.published.problems import AffineProblem, GraphProblem, MLPProblem
 from manualbp.errors import ManualbpError, describe
+from manualbp.graphs import NodeFactory, run_graph
 from manualbp.params import Params, check_params
 from manualbp.protocol import (
     ImplementationFault,
@@ -77,24 +77,6 @@ def checked_intermediates(arch: Architecture, n: int, result: Any) -> dict[str, 
                 )
             checked[key].append(np.real(array).astype(np.float64))
     return checked
-
-
-def per_output_loss_terms(
-    arch: Architecture, z: np.ndarray, a: np.ndarray, y: np.ndarray
-) -> np.ndarray:
-    """r·ℓ_k for every sample and output (N, K), summing to E.
-
-    For the losses of :data:`~manualbp.checks.published_file.PER_OUTPUT_LOSSES` the term of
-    output k is the engine's per-sample loss evaluated on column k alone; mse, a mean over
-    the K outputs, divides that by K.
-    """
-    loss = LOSSES[arch.loss]
-    outputs = a.shape[1]
-    columns = [loss.value(z[:, [k]], a[:, [k]], y[:, [k]]) for k in range(outputs)]
-    terms = np.stack(columns, axis=1)
-    if arch.loss == "mse":
-        terms = terms / outputs
-    return Network(arch).batch_scale(a.shape[0]) * terms
 
 
 class _Cache:
@@ -203,11 +185,11 @@ class MLPValues:
             return values[q][path.layer - 1]
         z, a = values["z"][path.layer - 1], values["a"][path.layer - 1]
         if q == "da_dz":
-            return ACTIVATIONS[p.arch.activations[path.layer - 1]].derivative(z, a)
+            return mirror.activation_derivative(p.arch.activations[path.layer - 1], z)
         if q == "loss_terms":
-            return per_output_loss_terms(p.arch, values["z"][-1], values["a"][-1], p.y)
+            return mirror.output_loss_terms(p.arch, values["z"][-1], values["a"][-1], p.y)
         if path.layer == p.arch.depth:  # dE_da of the output layer
-            return Network(p.arch).batch_scale(p.x.shape[0]) * LOSSES[p.arch.loss].grad_a(z, a, p.y)
+            return mirror.output_loss_gradient(p.arch, z, a, p.y)
         return values["delta"][path.layer] @ self._state(k)[f"W{path.layer + 1}"]
 
     def value(self, path: Path) -> float:
@@ -215,11 +197,10 @@ class MLPValues:
         return float(self.array(path)[path.index])
 
 
-def graph_values(problem: GraphProblem) -> Callable[[Path], float]:
-    """``value.NAME`` and ``grad.NAME`` (∂output/∂NAME) from manualbp's graph nodes."""
-    graph = Graph(problem.operations)
-    values = graph.forward(problem.leaves)
-    grads = graph.backward(problem.output)
+def graph_values(problem: GraphProblem, make_node: NodeFactory) -> Callable[[Path], float]:
+    """``value.NAME`` and ``grad.NAME`` (∂output/∂NAME) computed with the subject's nodes
+    (``make_node(operation)``), wired by :func:`manualbp.graphs.run_graph`."""
+    values, grads = run_graph(problem.operations, problem.leaves, problem.output, make_node)
 
     def value(path: Path) -> float:
         return float((values if path.quantity == "value" else grads)[path.name])
@@ -227,10 +208,13 @@ def graph_values(problem: GraphProblem) -> Callable[[Path], float]:
     return value
 
 
-def affine_values(problem: AffineProblem) -> Callable[[Path], float]:
-    """The inputs, z = x·Wᵀ + b and the three gradients from manualbp's Affine layer;
-    ``W`` and ``grad.W`` in the file's weight layout."""
-    layer = Affine(problem.bias)
+def affine_values(
+    problem: AffineProblem, affine_layer: Callable[[str], Any]
+) -> Callable[[Path], float]:
+    """The inputs, z = x·Wᵀ + b and the three gradients from the subject's affine layer
+    (``affine_layer(bias)`` with ``forward(x, W, b) -> (z, cache)`` and ``backward(dz, cache)
+    -> (dx, dW, db)``, W in (out, in)); ``W`` and ``grad.W`` in the file's weight layout."""
+    layer = affine_layer(problem.bias)
     z, cache = layer.forward(problem.x, problem.W_out_in, problem.b)
     d_x, d_W, d_b = layer.backward(problem.dz, cache)
     arrays = {

@@ -1,0 +1,277 @@
+"""Patterns of wrong tensors: how a failing comparison reads against its reference.
+
+Each reader looks at the two sides of failing tensors (kept by the checks) and names the
+pattern that explains them, if one does: a constant factor, a transpose, whole units wrong,
+and at an error term δ_l the classic formula bugs (see :mod:`manualbp.diagnosis`).
+Matching uses a relative tolerance of :data:`MATCH` of the tensor's largest entry: the
+candidates differ from each other by order one, the rounding of both sides by ~1e-13.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from manualbp.facts import ACTIVATION_FACTS
+from manualbp.localisation import Tensor, values
+
+#: Two arrays match when |x - y| <= MATCH·max(|x|, |y|) entry by entry (module docstring).
+MATCH = 1e-6
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """What the Findings show: a kind, the explanation that follows it in the sentence, and
+    the formula to blame when the pattern itself names it (f' for ``derivative_at_output``)."""
+
+    kind: str
+    explanation: str
+    formula: str | None = None
+
+
+def matches(x: np.ndarray, y: np.ndarray) -> bool:
+    """|x - y| <= MATCH·m on every entry, m the largest |entry| of either (same shapes);
+    two zero arrays match, NaN and inf never do."""
+    if x.shape != y.shape or y.size == 0 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        return False
+    scale = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
+    return bool(np.all(np.abs(x - y) <= MATCH * scale))
+
+
+def named_factors(facts: dict[str, Any]) -> list[tuple[str, float, str]]:
+    """(kind, c, label) of the named constant factors in order of preference: -1, 2, ½, N
+    and 1/N (N rows, when known and > 1), K (outputs, when known and > 1). K comes first
+    under the mse loss, the one loss that divides by K (forgetting 1/K is its classic bug)."""
+    factors = [("sign_flip", -1.0, "-1"), ("factor_2", 2.0, "2"), ("factor_half", 0.5, "½")]
+    n = facts.get("batch_size")
+    if isinstance(n, int) and n > 1:
+        factors += [("factor_N", float(n), f"N = {n}"), ("factor_1/N", 1.0 / n, f"1/N = 1/{n}")]
+    sizes = facts.get("sizes")
+    if isinstance(sizes, list) and sizes and sizes[-1] > 1:
+        per_output = ("factor_K", float(sizes[-1]), f"K = {sizes[-1]}")
+        factors.insert(0 if facts.get("loss") == "mse" else len(factors), per_output)
+    return factors
+
+
+def constant_factor(impl: np.ndarray, ref: np.ndarray) -> float | None:
+    """c with impl = c·ref on every entry (least squares c = ⟨impl, ref⟩/⟨ref, ref⟩), or None."""
+    norm = float(np.sum(ref * ref))
+    if not np.isfinite(norm) or norm == 0.0:
+        return None
+    c = float(np.sum(impl * ref)) / norm
+    return c if matches(impl, c * ref) else None
+
+
+def factor_pattern(
+    impl: np.ndarray, ref: np.ndarray, facts: dict[str, Any], what: str
+) -> Pattern | None:
+    """``zero`` or a named constant factor of ``impl`` against ``ref`` (flat arrays), or None.
+
+    A constant factor that has no name gives ``other`` ("impl = 3.7 × reference").
+    """
+    if np.all(impl == 0.0) and np.any(ref != 0.0):
+        return Pattern("zero", f"{what} = 0 on every entry where the reference is not")
+    c = constant_factor(impl, ref)
+    if c is None:
+        return None
+    named = [
+        (kind, label)
+        for kind, value, label in named_factors(facts)
+        if abs(c - value) <= MATCH * abs(value)
+    ]
+    if not named:
+        return Pattern(
+            "other", f"{what} = {c:.4g} × reference on every entry, a factor with no name"
+        )
+    kind, label = named[0]
+    also = (
+        f"; equally {', '.join(lab for _, lab in named[1:])} on this case" if len(named) > 1 else ""
+    )
+    if kind == "sign_flip":
+        return Pattern(kind, f"{what} = -reference on every entry (sign flipped){also}")
+    return Pattern(
+        kind, f"constant factor {label}: {what} = {c:.4g} × reference (every entry){also}"
+    )
+
+
+def _flat(tensors: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.concatenate([t.impl.ravel() for t in tensors]),
+        np.concatenate([t.ref.ravel() for t in tensors]),
+    )
+
+
+def _names(tensors: list[Tensor]) -> str:
+    return ", ".join(t.quantity for t in tensors)
+
+
+def transposed_pattern(tensors: list[Tensor]) -> Pattern | None:
+    """``transposed`` when every tensor is square and impl = refᵀ."""
+    square = all(t.impl.ndim == 2 and t.impl.shape[0] == t.impl.shape[1] for t in tensors)
+    if square and all(matches(t.impl, t.ref.T) for t in tensors):
+        return Pattern("transposed", f"{_names(tensors)} = (reference)ᵀ on every entry")
+    return None
+
+
+def partial_pattern(tensor: Tensor) -> Pattern | None:
+    """``partial_units`` when whole columns (units) or whole rows are wrong and the rest right.
+
+    An entry counts for a wrong column only when it is informative (:attr:`Tensor.informative`:
+    a zeroed unit still matches where the reference is ~0).
+    """
+    if tensor.impl.ndim != 2:
+        return None
+    ok, informative = tensor.ok, tensor.informative
+    for axis, unit in ((0, "column"), (1, "row")):
+        right = np.all(ok, axis=axis)
+        wrong = np.all(~ok | ~informative, axis=axis) & np.any(~ok, axis=axis)
+        if np.all(right | wrong) and right.any() and wrong.any():
+            listed = ", ".join(str(int(i)) for i in np.flatnonzero(wrong))
+            return Pattern(
+                "partial_units",
+                f"only some {unit}s of {tensor.quantity} wrong: {unit}(s) {listed}, "
+                f"the other {int(right.sum())} agree",
+            )
+    return None
+
+
+def _kept(tensor: Tensor, key: str) -> np.ndarray | None:
+    """An array a failing δ Finding kept in ``detail[key]``, in δ_l's shape, or None."""
+    kept = values(tensor.finding.detail, key)
+    if kept is None or kept.size != tensor.impl.size:
+        return None
+    return kept.reshape(tensor.impl.shape)
+
+
+def _activation(tensor: Tensor) -> tuple[str, np.ndarray] | None:
+    """(name of f_l, reference z_l in δ_l's shape) that a failing δ Finding kept, or None."""
+    name, z = tensor.finding.detail.get("activation"), _kept(tensor, "z")
+    if name not in ACTIVATION_FACTS or z is None:
+        return None
+    return name, z
+
+
+def _derivatives(tensor: Tensor) -> tuple[np.ndarray, np.ndarray] | None:
+    """(f'(z_l), f'(a_l)) with a_l = f(z_l), both computed by the reference (the torch
+    mirror) and kept by the autograd check with a failing δ, or None."""
+    dz, da = _kept(tensor, "dz"), _kept(tensor, "da")
+    if dz is None or da is None:
+        return None
+    return dz, da
+
+
+def _recurrence(tensor: Tensor, dz: np.ndarray) -> list[tuple[str, np.ndarray, str]]:
+    """The wrong recurrences to try at a hidden δ_l (N, n_l): (kind, candidate, in words)."""
+    detail = tensor.finding.detail
+    delta_next = values(detail, "delta_next")
+    W_next, W = values(detail, "W_next"), values(detail, "W")
+    n, units = tensor.impl.shape
+    if delta_next is None or W_next is None or W is None or delta_next.size % n or W.size % units:
+        return []
+    delta_next = delta_next.reshape(n, -1)
+    if W_next.size != delta_next.shape[1] * units:
+        return []
+    W_next = W_next.reshape(delta_next.shape[1], units)
+    W = W.reshape(units, -1)
+    candidates = []
+    if W_next.shape[0] == W_next.shape[1]:
+        candidates.append(
+            ("transposed", (delta_next @ W_next.T) * dz, "(δ_{l+1} W_{l+1}ᵀ) ⊙ f'(z_l)")
+        )
+    if W.shape[1] == delta_next.shape[1]:
+        candidates.append(
+            (
+                "wrong_layer_matrix",
+                (delta_next @ W.T) * dz,
+                "(δ_{l+1} W_lᵀ) ⊙ f'(z_l), the layer's own matrix",
+            )
+        )
+    return candidates
+
+
+def delta_pattern(tensor: Tensor, facts: dict[str, Any]) -> Pattern:
+    """The pattern of a wrong δ_l (module docstring), ``other`` when none fits."""
+    impl, ref = tensor.impl, tensor.ref
+    found = factor_pattern(impl.ravel(), ref.ravel(), facts, tensor.quantity)
+    if found is not None and found.kind != "other":
+        return found
+    slopes = _derivatives(tensor)
+    if slopes is not None:
+        dz, da = slopes
+        if not matches(dz, np.ones_like(dz)) and matches(impl * dz, ref):
+            return Pattern(
+                "missing_activation_derivative",
+                f"{tensor.quantity} ⊙ f'(z) = reference: the factor f'(z) is missing",
+            )
+        if not matches(da, dz) and matches(impl * dz, ref * da):
+            return Pattern(
+                "derivative_at_output",
+                f"{tensor.quantity} = reference × f'(a)/f'(z): the derivative is taken at the "
+                "output a instead of the input z",
+                "activation_derivative",
+            )
+        for kind, candidate, words in _recurrence(tensor, dz):
+            if matches(impl, candidate):
+                return Pattern(kind, f"{tensor.quantity} = {words}")
+    return (
+        found
+        or kink_side_pattern(tensor)
+        or partial_pattern(tensor)
+        or Pattern("other", f"{tensor.quantity} disagrees with no recognised pattern")
+    )
+
+
+def kink_side_pattern(tensor: Tensor) -> Pattern | None:
+    """At a ReLU-like layer: δ_l wrong exactly on the informative entries of one side of the
+    kink (z < 0 or z > 0) and right elsewhere, so f' is wrong on that side."""
+    kept = _activation(tensor)
+    if kept is None or not ACTIVATION_FACTS[kept[0]].has_kink:
+        return None
+    name, z = kept
+    wrong = ~tensor.ok
+    for side, region in (("z < 0", z < 0), ("z > 0", z > 0)):
+        if wrong.any() and np.array_equal(wrong, region & tensor.informative):
+            return Pattern(
+                "other",
+                f"{tensor.quantity} wrong exactly where {side} and right elsewhere: the "
+                f"derivative of {name} is wrong on that side of the kink",
+                "activation_derivative",
+            )
+    return None
+
+
+def gradient_pattern(tensors: list[Tensor], facts: dict[str, Any]) -> Pattern:
+    """The pattern of wrong gradients: factor or zero over all of them, transposed, partial."""
+    impl, ref = _flat(tensors)
+    found = factor_pattern(impl, ref, facts, _names(tensors))
+    if found is not None and found.kind != "other":
+        return found
+    return (
+        transposed_pattern(tensors)
+        or found
+        or partial_pattern(tensors[0])
+        or Pattern("other", f"{_names(tensors)} disagree with no recognised pattern")
+    )
+
+
+def step_pattern(tensors: list[Tensor], facts: dict[str, Any]) -> Pattern:
+    """The pattern of wrong steps, read on Δθ = θ' - θ (θ kept as ``start``)."""
+    starts = [values(t.finding.detail, "start") for t in tensors]
+    usable = [
+        (t, s.reshape(t.ref.shape))
+        for t, s in zip(tensors, starts, strict=True)
+        if s is not None and s.size == t.ref.size
+    ]
+    if not usable:
+        return Pattern("other", f"{_names(tensors)} disagree with the reference step")
+    moved_impl = np.concatenate([(t.impl - s).ravel() for t, s in usable])
+    moved_ref = np.concatenate([(t.ref - s).ravel() for t, s in usable])
+    names = _names([t for t, _ in usable])
+    if np.all(moved_impl == 0.0) and np.any(moved_ref != 0.0):
+        return Pattern(
+            "update_not_applied", f"{names}: θ' = θ, the update is computed but not applied"
+        )
+    found = factor_pattern(moved_impl, moved_ref, facts, f"Δθ of {names}")
+    return found or Pattern("other", f"{names}: Δθ disagrees with -lr·∂E/∂θ")

@@ -1,0 +1,117 @@
+"""What runs where the implementation lives: loading subjects and performing tasks.
+
+The supervisor (:mod:`manualbp.pipeline.supervisor`) runs these in its worker processes, the
+in-process executor (:mod:`manualbp.pipeline.executors`) in the calling process. A task is a
+small picklable tuple; :class:`Workbench` loads each subject once per process and keeps it.
+
+Tasks:
+
+``("describe", request)``      load the subject and describe it (:class:`SubjectPlan`)
+``("unit", subject, unit)``    the Findings of one unit of one check
+``("shrink", subject, case)``  the smallest failing case below ``case`` (a dict) or None
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from manualbp.architecture import Architecture
+from manualbp.case import Case
+from manualbp.checks import get_check
+from manualbp.findings import Finding
+from manualbp.plan import SubjectPlan, Unit
+from manualbp.protocol import capabilities, implementation_name, load_implementation
+from manualbp.space import ArchSpace
+
+#: Distinct cases the shrinker may run the autograd check on, per implementation.
+SHRINK_BUDGET = 150
+
+
+@dataclass(frozen=True)
+class SubjectRequest:
+    """An implementation to check, before it is loaded: its ``--impl`` ``spec`` (or the
+    object ``obj`` itself, with a ``name`` for reports), and the space its cases come from;
+    ``token`` makes the key of an object unique (worker processes cache by key)."""
+
+    spec: str
+    space: ArchSpace = field(default_factory=ArchSpace)
+    obj: Any = None
+    name: str = ""
+    token: str = ""
+
+    @property
+    def key(self) -> str:
+        """How the run names this subject internally (its spec, or the object's name)."""
+        return ":".join(part for part in (self.spec or self.name, self.token) if part)
+
+
+class Workbench:
+    """The implementations loaded in this process, by subject key."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, object] = {}
+
+    def implementation(self, key: str, spec: str, obj: Any) -> object:
+        """The implementation of subject ``key``, loaded on first use."""
+        if key not in self._loaded:
+            self._loaded[key] = obj if obj is not None else load_implementation(spec)
+        return self._loaded[key]
+
+    def describe(self, request: SubjectRequest) -> SubjectPlan:
+        """Load ``request`` and describe it: name, capabilities, and its case space narrowed
+        to the architectures it declares (``architectures``), unless the run fixed them."""
+        impl = self.implementation(request.key, request.spec, request.obj)
+        space = request.space
+        declared = getattr(impl, "architectures", None)
+        if declared and not space.fixed:
+            fixed = tuple(a for a in declared if isinstance(a, Architecture))
+            if fixed:
+                space = replace(space, fixed=fixed)
+        return SubjectPlan(
+            key=request.key,
+            spec=request.spec,
+            name=implementation_name(impl, request.name or request.spec),
+            space=space,
+            space_args=request.space.to_cli(),
+            capabilities=capabilities(impl),
+            obj=request.obj,
+        )
+
+    def unit(self, subject: SubjectPlan, unit: Unit) -> list[Finding]:
+        """The Findings of ``unit``, with ``impl.reset()`` first when the subject has it."""
+        impl = self.implementation(subject.key, subject.spec, subject.obj)
+        if subject.capabilities.reset:
+            impl.reset()  # type: ignore[attr-defined]
+        return get_check(unit.check).run(unit, impl, subject)
+
+    def shrink(self, subject: SubjectPlan, case: Case) -> dict[str, Any] | None:
+        """The smallest case below ``case`` on which the autograd check still fails (searched
+        by Hypothesis, :func:`manualbp.strategies.shrink_failure`), as a dict, or None."""
+        from manualbp.strategies import rebuild_hint, shrink_failure, space_below
+
+        impl = self.implementation(subject.key, subject.spec, subject.obj)
+        smallest = shrink_failure(impl, space=space_below(case), budget=SHRINK_BUDGET)
+        if smallest is None:  # the failure did not recur on the cases drawn below it
+            return None
+        return {
+            "impl": subject.name,
+            "from_case": case.case_id,
+            "from_seed": case.seed,
+            "arch": smallest.arch.to_dict(),
+            "batch_size": smallest.batch_size,
+            "scale": smallest.meta.get("scale"),
+            "seed": smallest.seed,
+            "rebuild": rebuild_hint(smallest),
+        }
+
+    def perform(self, task: tuple[Any, ...]) -> Any:
+        """Dispatch one task (module docstring)."""
+        kind, *arguments = task
+        if kind == "describe":
+            return self.describe(*arguments)
+        if kind == "unit":
+            return self.unit(*arguments)
+        if kind == "shrink":
+            return self.shrink(*arguments)
+        raise ValueError(f"unknown task {kind!r}")
