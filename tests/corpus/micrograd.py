@@ -34,6 +34,7 @@ class Value:
         self._prev = set(_children)
         self._op = _op
 
+    # results are made with type(self), not Value, so that a subclass's graph stays in it
     def _lift(self, other):
         return other if isinstance(other, Value) else type(self)(other)
 

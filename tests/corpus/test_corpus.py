@@ -40,6 +40,12 @@ BUGS = [(entry, bug) for entry in CORPUS for bug in entry.bugs]
 BUG_IDS = [f"{entry.name}:{bug.spec.split(':')[-1]}" for entry, bug in BUGS]
 
 
+@pytest.fixture(autouse=True)
+def _from_the_repository_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Specs are relative to the repository root, as ``manualbp verify`` is run there."""
+    monkeypatch.chdir(ROOT)
+
+
 def _capped(bounds: tuple[int, int], cap: int) -> tuple[int, int]:
     low, high = bounds
     return low, max(low, min(high, cap))
