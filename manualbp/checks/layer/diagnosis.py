@@ -145,7 +145,7 @@ def _candidates(
         found.append(
             (
                 "derivative_at_output",
-                dout * slope(f(f(x))),
+                dout * slope(f(x)),
                 "dx = dout·f'(out): the derivative is evaluated at the output, not at x",
             )
         )

@@ -246,4 +246,3 @@ def draw_case(
         config,
         case.out_shape,
     )
-
