@@ -19,8 +19,9 @@ reference — and the case (x, the parameters, dout), and names the most likely 
 
 The consistency findings carry their own kinds: ``stale_cache``,
 ``inconsistent_between_calls``, ``inputs_mutated``; a forward value that fits no pattern is
-``wrong_forward``. Matching uses :func:`manualbp.diagnosis.matches` (|a - b| <= 1e-6 of the
-largest entry).
+``wrong_forward``; one within :data:`SMALL` of its largest entry (far beyond rounding, yet
+close) is ``small_discrepancy``. Matching uses :func:`manualbp.diagnosis.matches` (|a - b|
+<= 1e-6 of the largest entry).
 """
 
 from __future__ import annotations
@@ -60,8 +61,13 @@ LAYER_DIAGNOSES: tuple[str, ...] = (
     "inconsistent_between_calls",
     "inputs_mutated",
     "wrong_forward",
+    "small_discrepancy",
     "other",
 )
+
+#: A failing quantity within this fraction of its largest entry is a ``small_discrepancy``:
+#: far beyond rounding (~1e-13), far below the order-one errors of a wrong formula.
+SMALL = 1e-4
 
 #: Kinds whose reference divides the loss by the batch size N.
 MEAN_LOSSES = ("softmax_ce", "svm", "mse")
@@ -260,6 +266,20 @@ def _scaled(
     return None
 
 
+def _small(quantity: str, impl: np.ndarray, ref: np.ndarray) -> Diagnosis | None:
+    """``small_discrepancy`` when impl is within SMALL of the largest entry of ref."""
+    scale = max(float(np.max(np.abs(ref), initial=0.0)), float(np.max(np.abs(impl), initial=0.0)))
+    relative = float(np.max(np.abs(impl - ref), initial=0.0)) / scale if scale else 0.0
+    if not (np.isfinite(relative) and relative <= SMALL):
+        return None
+    return _found(
+        "small_discrepancy",
+        f"{quantity} agrees with the reference to {relative:.2g} of its largest entry, far "
+        "beyond rounding: the layer computes a slightly different function (a small constant "
+        "such as 1e-7 added inside a log or a square root is the usual cause)",
+    )
+
+
 def diagnose(
     subject: LayerSubject,
     case: LayerCase,
@@ -279,6 +299,9 @@ def diagnose(
     array = quantity[1:] if quantity.startswith("d") else quantity
     if impl.shape != ref.shape:
         return shape_diagnosis(quantity, impl, ref, array)
+    small = _small(quantity, impl, ref)
+    if small is not None:
+        return small
     found = _scaled(subject, case, quantity, impl, ref, check)
     if found is not None:
         return found
