@@ -15,7 +15,8 @@ h_i = cbrt(eps)·max(|θ_i|, 1), and a slope agrees when |g_i - D_i| <= κ(γ|D_
 1.5ε_i/h_i), with ε_f the rounding noise of φ (ECnoise along three random directions),
 γ = n·eps for n = (entries of out) + (entries of the largest array) — each entry of Jᵀ·dout
 sums one rounded term per output entry, each from at most one array's entries — and
-E_g = max(γ·G, 2σ_g) with σ_g the measured noise of backward. A slope outside is
+E_g = max(γ·G, 2σ_g) with σ_g the measured noise of backward (entries that jump across a kink
+along the probe left out). A slope outside is
 re-examined at halved steps and by one-sided differences (:func:`fd_lines.examine`): a
 perturbation crossing the layer's kink (relu at 0, a max tie, an SVM margin at 0) is
 ``inconclusive`` or matched against a one-sided derivative, never a false ``fail``.
@@ -60,6 +61,9 @@ from manualbp.findings import Finding, index_label, tensor_finding
 #: ECnoise probe: 9 points spaced δ = 2^-40·max(1, |θ|_∞), along NOISE_DIRECTIONS directions.
 NOISE_SPACING = 2.0**-40
 NOISE_DIRECTIONS = 3
+#: A gradient entry moving by more than this fraction of the gradient's scale between two
+#: probe points (2^-40 apart) jumped across a kink: far beyond any rounding noise.
+JUMP = 1e-6
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,10 @@ class Phi:
 
 
 def _noise(phi: Phi, f0: float, base: Result, rng: np.random.Generator) -> tuple[float, float]:
-    """(ε_f, σ_g): ECnoise of φ along 3 directions (floored at eps·max(|φ|, 1)) and of every
-    entry of backward along one direction (module docstring)."""
+    """(ε_f, σ_g): ECnoise of φ along 3 directions (floored at eps·max(|φ|, 1)) and the
+    largest ECnoise of an entry of backward along one direction, leaving out the entries
+    that jump along the probe (a step larger than JUMP of the gradient's scale: the probe
+    crossed a kink, relu at 0 or a max tie, and a jump is not rounding noise)."""
     delta = NOISE_SPACING * max(1.0, float(np.max(np.abs(phi.theta), initial=0.0)))
     offsets = (np.arange(9) - 4) * delta
     size = phi.theta.size
@@ -131,7 +137,10 @@ def _noise(phi: Phi, f0: float, base: Result, rng: np.random.Generator) -> tuple
     for t in offsets:
         grads = vjp(phi.subject, phi.case, phi.values(phi.theta + t * u), phi.dout).grads
         gradients.append(np.concatenate([np.ravel(grads[name]) for name in names]))
-    return noise, float(np.max(ecnoise(np.stack(gradients)), initial=0.0))
+    samples = np.stack(gradients)
+    steps = np.max(np.abs(np.diff(samples, axis=0)), axis=0, initial=0.0)
+    smooth = steps <= JUMP * max(1.0, float(np.max(np.abs(samples), initial=0.0)))
+    return noise, float(np.max(ecnoise(samples[:, smooth]), initial=0.0))
 
 
 def _reason(outcome: str, kink: str) -> str:
