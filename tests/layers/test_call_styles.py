@@ -1,4 +1,4 @@
-"""User layers in both call styles: CS231n functions and Saito classes (fixtures in user_layers/)."""
+"""User layers in both call styles: CS231n functions and Saito classes (in user_layers/)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Inputs exactly on a kink (relu at 0, max and maxpool ties, svm margins at 0): never a false fail."""
+"""Inputs exactly on a kink (relu at 0, max and maxpool ties, svm margins at 0): no false fail."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 import manualbp.layers as library
-from manualbp.checks.layer import LayerSpace, draw_case, load_layers, planned_cases, run, subjects_of
+from manualbp.checks.layer import (
+    LayerSpace,
+    draw_case,
+    load_layers,
+    planned_cases,
+    run,
+    subjects_of,
+)
 from manualbp.checks.layer.reference import kink_masks
 
 from .conftest import CS231N, failures, tally

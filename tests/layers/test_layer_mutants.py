@@ -34,7 +34,8 @@ def test_catalogue_entries_are_well_formed():
     assert len(LAYER_MUTANTS) >= 20
     for name, mutant in LAYER_MUTANTS.items():
         assert mutant.name == name and mutant.diagnosis in LAYER_DIAGNOSES
-        assert mutant.subject.asserted and mutant.subject.name.startswith("manualbp.mutants.layers:")
+        assert mutant.subject.asserted
+        assert mutant.subject.name.startswith("manualbp.mutants.layers:")
 
 
 def test_kill_matrix_rows_count_cases_per_check():
