@@ -8,8 +8,8 @@ it does into values or a :class:`LayerFault` naming the call and what was wrong:
   copies of every array and fresh state (a new object, a new CS231n setting dict);
 * :func:`vjp` — forward then backward(dout): the out and the gradients by name (``dx``,
   ``dw``, ...), also reporting which arguments the layer changed in place;
-* :func:`reused_vjp` — the same layer state used twice (one object, or two forward calls
-  before the backward), the pattern in which a stale cache or accumulating gradients show.
+* :func:`reused_vjp` — the same layer state used for two forward/backward pairs, the
+  pattern in which a stale cache or accumulating gradients show.
 
 Dropout is made deterministic here: every forward call of a ``dropout`` layer runs with the
 global NumPy generator seeded from the case (and its setting dict carries the same seed),
@@ -322,14 +322,27 @@ def reused_vjp(
     values: Mapping[str, np.ndarray],
     dout: np.ndarray,
 ) -> Result:
-    """forward(first), backward(first_dout), then forward(values), backward(dout) on one
-    layer state (one object; for functions, the second backward gets the second cache):
-    the gradients of the second pair. Raises :class:`LayerFault`."""
+    """Two forward/backward pairs on one layer state; the result of the pair at ``values``.
+
+    An object (whose backward follows its latest forward) runs forward(first),
+    backward(first_dout), forward(values), backward(dout). Functions keep their state in the
+    cache, so they run forward(values), then forward(first) and backward(first_dout), then
+    backward(dout) with the cache of ``values``: a backward reading anything but its own
+    cache (a module-level copy of the latest input) sees the other pair's values. Raises
+    :class:`LayerFault`."""
     first_copies, copies = _copies(first), _copies(values)
+    first_dout = np.asarray(first_dout, dtype=np.float64)
     call = LayerCall(subject, case, copies)
-    call.forward(first_copies)
-    call.backward(np.asarray(first_dout, dtype=np.float64))
-    out = call.forward(copies)
+    if subject.style == "object":
+        call.forward(first_copies)
+        call.backward(first_dout)
+        out = call.forward(copies)
+    else:
+        out = call.forward(copies)
+        kept = call.cache
+        call.forward(first_copies)
+        call.backward(first_dout)
+        call.cache = kept
     return Result(out, call.backward(np.asarray(dout, dtype=np.float64)))
 
 

@@ -2,10 +2,11 @@
 
 * ``repeat.*`` — a second forward/backward with the same input, on a fresh layer, returns
   the same values (a layer that keeps state between calls fails);
-* ``reuse.*`` — forward(x1), backward(dout1), forward(x), backward(dout) on ONE layer state
-  (one object; for functions, the second backward gets the second cache) returns what a
-  fresh layer returns for (x, dout): a stale cache (backward using an earlier forward's
-  values) or gradients accumulating across backward calls fail it;
+* ``reuse.*`` — two forward/backward pairs, at another input x1 and at x, on ONE layer
+  state (:func:`~manualbp.checks.layer.calls.reused_vjp`: an object used for x1 then x; for
+  functions, backward(dout, cache of x) after a forward and backward at x1) return for x what
+  a fresh layer returns: a stale cache (backward using another forward's values) or
+  gradients accumulating across backward calls fail it;
 * ``inputs`` — the call leaves its arguments unchanged (dout excepted: Saito's
   ``Relu.backward`` writes into it, and the check passes a copy).
 
@@ -21,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from manualbp.checks.layer.calls import LayerFault, LayerSubject, Result, reused_vjp, vjp
-from manualbp.checks.layer.diagnosis import Diagnosis, attach
+from manualbp.checks.layer.diagnosis import Diagnosis, attach, matches
 from manualbp.checks.layer.space import LayerCase
-from manualbp.diagnosis import matches
 from manualbp.findings import Finding, tensor_finding
 
 CHECK = "fd"

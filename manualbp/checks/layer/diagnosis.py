@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from manualbp.checks.layer.calls import LayerSubject
 from manualbp.checks.layer.space import LayerCase
-from manualbp.diagnosis import constant_factor, factor_pattern, matches
 from manualbp.findings import Finding
 
 #: Every kind this module (and the consistency checks) can name.
@@ -71,6 +71,20 @@ SMALL = 1e-4
 
 #: Kinds whose reference divides the loss by the batch size N.
 MEAN_LOSSES = ("softmax_ce", "svm", "mse")
+
+
+def _shared() -> ModuleType:
+    """:mod:`manualbp.diagnosis`, imported on first use: it reads the engine's activation
+    table for the MLP patterns, and the layer check loads nothing of the engine unless a
+    failure is being diagnosed."""
+    import manualbp.diagnosis
+
+    return manualbp.diagnosis
+
+
+def matches(x: np.ndarray, y: np.ndarray) -> bool:
+    """:func:`manualbp.diagnosis.matches`: |x - y| <= 1e-6·(largest entry), same shapes."""
+    return bool(_shared().matches(x, y))
 
 
 @dataclass(frozen=True)
@@ -241,7 +255,7 @@ def _scaled(
 ) -> Diagnosis | None:
     """``dropout_not_rescaled`` and ``loss_not_divided_by_N``: factors with a layer meaning."""
     kind = subject.kind.name if subject.kind else None
-    c = constant_factor(impl, ref)
+    c = _shared().constant_factor(impl, ref)
     if c is None:
         return None
     n = case.batch_size
@@ -308,7 +322,7 @@ def diagnose(
     facts: dict[str, Any] = {"batch_size": case.batch_size}
     if subject.is_loss and impl.ndim == 2:
         facts |= {"sizes": [impl.shape[1]], "loss": subject.kind.name if subject.kind else ""}
-    pattern = factor_pattern(impl.ravel(), ref.ravel(), facts, quantity)
+    pattern = _shared().factor_pattern(impl.ravel(), ref.ravel(), facts, quantity)
     if pattern is not None and pattern.kind != "other":
         return _found(pattern.kind, pattern.explanation)
     if impl.ndim == 2 and impl.shape[0] == impl.shape[1] and matches(impl, ref.T):

@@ -159,38 +159,42 @@ def _subject(
 
 
 def _discover(module: ModuleType, module_part: str, kind: str | None) -> list[LayerSubject]:
-    subjects = []
-    for prefix, fwd, bwd in _pairs(module):
-        label = (
-            f"{module_part}:{prefix}"
-            if fwd == f"{prefix}_forward"
-            else f"{module_part}:{fwd},{bwd}"
-        )
-        subjects.append(
-            _subject(
-                label,
-                FUNCTION_PREFIXES.get(prefix),
-                kind,
-                "functional",
-                getattr(module, fwd),
-                getattr(module, bwd),
-            )
-        )
-    for name in _losses(module):
-        kind_name = LOSS_PREFIXES.get(name.removesuffix("_loss"))
-        subjects.append(
-            _subject(f"{module_part}:{name}", kind_name, kind, "functional", getattr(module, name))
-        )
-    if not subjects:
+    """Every pair and loss of the module, kinds from their names (or ``kind`` for one)."""
+    pairs, losses = _pairs(module), _losses(module)
+    labels = [
+        f"{module_part}:{prefix}" if fwd == f"{prefix}_forward" else f"{module_part}:{fwd},{bwd}"
+        for prefix, fwd, bwd in pairs
+    ] + [f"{module_part}:{name}" for name in losses]
+    if not labels:
         raise ImplementationError(
             f"--layer {module_part}: no X_forward/X_backward pair and no X_loss function in it"
         )
-    if kind is not None and len(subjects) > 1:
+    if kind is not None and len(labels) > 1:
         raise ImplementationError(
             f"--layer {module_part}: --as {kind} names one layer, the module has "
-            f"{len(subjects)}; name one of them (e.g. {subjects[0].name})"
+            f"{len(labels)}; name one of them (e.g. {labels[0]})"
         )
-    return subjects
+    subjects = [
+        _subject(
+            label,
+            FUNCTION_PREFIXES.get(prefix),
+            kind,
+            "functional",
+            getattr(module, fwd),
+            getattr(module, bwd),
+        )
+        for label, (prefix, fwd, bwd) in zip(labels, pairs, strict=False)
+    ]
+    return subjects + [
+        _subject(
+            label,
+            LOSS_PREFIXES.get(name.removesuffix("_loss")),
+            kind,
+            "functional",
+            getattr(module, name),
+        )
+        for label, name in zip(labels[len(pairs) :], losses, strict=True)
+    ]
 
 
 def _class_subject(spec: str, target: type, kind: str | None) -> LayerSubject:
@@ -238,14 +242,19 @@ def _object_subject(
         return _subject(spec, inferred, kind, "functional", forward, backward, shapes)
     target = getattr(module, part, None)
     if isinstance(target, type):
+        if shapes is not None:
+            raise UsageError(f"shapes: {spec} is a class; shapes are for a pair of unknown kind")
         return _class_subject(spec, target, kind)
     prefix = part.removesuffix("_forward")
     pair = _named_pair(spec, module, prefix)
     if pair is not None:
         forward, backward = _function(module, pair[0], spec), _function(module, pair[1], spec)
-        return _subject(spec, FUNCTION_PREFIXES.get(prefix), kind, "functional", forward, backward)
+        inferred = FUNCTION_PREFIXES.get(prefix)
+        return _subject(spec, inferred, kind, "functional", forward, backward, shapes)
     loss_name = part if part.endswith("_loss") else f"{part}_loss"
     if callable(getattr(module, loss_name, None)):
+        if shapes is not None:
+            raise UsageError(f"shapes: {spec} is a loss; shapes are for a pair of unknown kind")
         kind_name = LOSS_PREFIXES.get(loss_name.removesuffix("_loss"))
         return _subject(spec, kind_name, kind, "functional", _function(module, loss_name, spec))
     raise ImplementationError(
