@@ -144,7 +144,7 @@ _KIND_LIST: tuple[Kind, ...] = (
         "cache) -> (dx, dgamma, dbeta); bn_param = {'mode': 'train', 'eps': 1e-5, "
         "'momentum': 0.9}",
         "BatchNormalization(gamma, beta); forward(x, train_flg=True) -> out; backward(dout) -> "
-        "dx; dgamma, dbeta (eps: the object's eps attribute, else read off its output)",
+        "dx; dgamma, dbeta (its eps is read off its output)",
         params=("gamma", "beta"),
         setting="bn_param",
         attributes=_frozen({"dgamma": "dgamma", "dbeta": "dbeta"}),
