@@ -29,21 +29,19 @@ the call leaves its arguments unchanged (``inputs``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from manualbp.checks.fd_lines import (
     CBRT_EPS,
-    ErrorModel,
     LineVerdict,
     central,
     central_steps,
     examine,
     stencil_offsets,
 )
-from manualbp.checks.fd_objective import EPS, ecnoise, unit_direction
+from manualbp.checks.fd_objective import EPS, unit_direction
 from manualbp.checks.layer.calls import (
     LayerFault,
     LayerSubject,
@@ -54,16 +52,16 @@ from manualbp.checks.layer.calls import (
 )
 from manualbp.checks.layer.consistency import CHECK, FDContext, consistency_findings
 from manualbp.checks.layer.diagnosis import attach, diagnose, shape_diagnosis
+from manualbp.checks.layer.objective import (
+    CaseModel,
+    Phi,
+    coordinate_line,
+    error_model,
+    numbers,
+)
 from manualbp.checks.layer.space import LayerCase
 from manualbp.errors import UsageError
 from manualbp.findings import Finding, index_label, tensor_finding
-
-#: ECnoise probe: 9 points spaced δ = 2^-40·max(1, |θ|_∞), along NOISE_DIRECTIONS directions.
-NOISE_SPACING = 2.0**-40
-NOISE_DIRECTIONS = 3
-#: A gradient entry moving by more than this fraction of the gradient's scale between two
-#: probe points (2^-40 apart) jumped across a kink: far beyond any rounding noise.
-JUMP = 1e-6
 
 
 @dataclass(frozen=True)
@@ -86,63 +84,6 @@ class LayerFDOptions:
                 raise UsageError(f"{name}: got {value!r}, expected an integer >= {low}")
         if not self.safety >= 1.0:
             raise UsageError(f"safety: got {self.safety!r}, expected a number >= 1")
-
-
-class Phi:
-    """φ(θ) = ⟨dout, f(θ)⟩ of one case: θ (P,) the arrays flattened in calling order."""
-
-    def __init__(self, subject: LayerSubject, case: LayerCase, dout: np.ndarray) -> None:
-        self.subject, self.case, self.dout = subject, case, dout
-        self.names = subject.arrays
-        self.shapes = {name: case.values[name].shape for name in self.names}
-        self.slices, start = {}, 0
-        for name in self.names:
-            size = case.values[name].size
-            self.slices[name] = slice(start, start + size)
-            start += size
-        self.theta = np.concatenate([case.values[name].ravel() for name in self.names])
-
-    def values(self, theta: np.ndarray) -> dict[str, np.ndarray]:
-        """The arrays of θ in their shapes."""
-        return {name: theta[self.slices[name]].reshape(self.shapes[name]) for name in self.names}
-
-    def __call__(self, thetas: np.ndarray) -> np.ndarray:
-        """φ at each row of ``thetas`` (M, P) -> (M,)."""
-        return np.array(
-            [
-                float(np.sum(self.dout * forward(self.subject, self.case, self.values(t))))
-                for t in thetas
-            ]
-        )
-
-    def along(self, direction: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """φ(θ + t·v) for every offset t (M,)."""
-        return self(self.theta[None, :] + offsets[:, None] * direction[None, :])
-
-
-def _noise(phi: Phi, f0: float, base: Result, rng: np.random.Generator) -> tuple[float, float]:
-    """(ε_f, σ_g): ECnoise of φ along 3 directions (floored at eps·max(|φ|, 1)) and the
-    largest ECnoise of an entry of backward along one direction, leaving out the entries
-    that jump along the probe (a step larger than JUMP of the gradient's scale: the probe
-    crossed a kink, relu at 0 or a max tie, and a jump is not rounding noise)."""
-    delta = NOISE_SPACING * max(1.0, float(np.max(np.abs(phi.theta), initial=0.0)))
-    offsets = (np.arange(9) - 4) * delta
-    size = phi.theta.size
-    sigmas = [
-        float(ecnoise(phi.along(unit_direction(rng, size), offsets)))
-        for _ in range(NOISE_DIRECTIONS)
-    ]
-    noise = max(float(np.median(sigmas)), EPS * max(abs(f0), 1.0))
-    u = unit_direction(rng, size)
-    names = list(base.grads)
-    gradients = []
-    for t in offsets:
-        grads = vjp(phi.subject, phi.case, phi.values(phi.theta + t * u), phi.dout).grads
-        gradients.append(np.concatenate([np.ravel(grads[name]) for name in names]))
-    samples = np.stack(gradients)
-    steps = np.max(np.abs(np.diff(samples, axis=0)), axis=0, initial=0.0)
-    smooth = steps <= JUMP * max(1.0, float(np.max(np.abs(samples), initial=0.0)))
-    return noise, float(np.max(ecnoise(samples[:, smooth]), initial=0.0))
 
 
 def _reason(outcome: str, kink: str) -> str:
@@ -209,55 +150,8 @@ def _tensor(
     return replace(finding, atol=float(np.max(atol[~excluded])))
 
 
-def _line(phi: Phi, index: int) -> Callable[[np.ndarray], np.ndarray]:
-    """φ along coordinate ``index``: offsets (M,) -> φ(θ + t·e_index) (M,)."""
-
-    def line(offsets: np.ndarray) -> np.ndarray:
-        direction = np.zeros_like(phi.theta)
-        direction[index] = 1.0
-        return phi.along(direction, offsets)
-
-    return line
-
-
-@dataclass
-class _Model:
-    """The error model of one case and the gradients it judges (flat, in θ's order)."""
-
-    model: ErrorModel
-    g: np.ndarray
-    f0: float
-
-
-def _model(ctx: FDContext, phi: Phi, base: Result, valid: list[str]) -> _Model:
-    """ε_f, γ, G and σ_g of the case (module docstring); g holds the correctly shaped
-    gradients (0 where a gradient has the wrong shape: it is compared separately)."""
-    g = np.zeros_like(phi.theta)
-    for name in valid:
-        g[phi.slices[name]] = base.grads[f"d{name}"].ravel()
-    f0 = float(np.sum(phi.dout * base.out))
-    noise, gradient_noise = _noise(phi, f0, base, np.random.default_rng((ctx.case.seed, 4)))
-    largest = max(value.size for value in phi.values(phi.theta).values())
-    theta_scale = max(1.0, float(np.max(np.abs(phi.theta), initial=0.0)))
-    model = ErrorModel(
-        noise=noise,
-        rounding=EPS * (base.out.size + largest),
-        scale=max(float(np.max(np.abs(g), initial=0.0)), noise / (EPS * theta_scale)),
-        gradient_noise=gradient_noise,
-        safety=ctx.options.safety,
-    )
-    return _Model(model, g, f0)
-
-
-def _numbers(model: ErrorModel) -> str:
-    return (
-        f"κ={model.safety:g} ε_f={model.noise:.2g} γ={model.rounding:.2g} "
-        f"E_g={model.gradient_error:.2g}"
-    )
-
-
 def _elementwise(
-    ctx: FDContext, phi: Phi, m: _Model, name: str, ref: np.ndarray, h: np.ndarray
+    ctx: FDContext, phi: Phi, m: CaseModel, name: str, ref: np.ndarray, h: np.ndarray
 ) -> list[Finding]:
     """The Findings of one correctly shaped gradient against the central differences."""
     part, shape = phi.slices[name], phi.shapes[name]
@@ -270,7 +164,7 @@ def _elementwise(
     for offset in map(int, np.flatnonzero(np.abs(g - d) > atol + rtol * np.abs(d))):
         index = part.start + offset
         verdict = examine(
-            _line(phi, index),
+            coordinate_line(phi, index),
             float(g[offset]),
             m.f0,
             float(h[index]),
@@ -286,7 +180,7 @@ def _elementwise(
             )
     reason = (
         "fourth-order central difference of φ = ⟨dout, f⟩, h_i = cbrt(eps)·max(|θ_i|,1): "
-        f"|g - D| <= κ(γ|D| + E_g + 1.5ε_i/h_i), ε_i = ε_f + eps|g_i θ_i|/2; {_numbers(model)}; "
+        f"|g - D| <= κ(γ|D| + E_g + 1.5ε_i/h_i), ε_i = ε_f + eps|g_i θ_i|/2; {numbers(model)}; "
         "atol is the tensor's largest; entries outside were re-examined at halved steps"
     )
     finding = _tensor(
@@ -305,7 +199,7 @@ def _elementwise(
     return findings
 
 
-def _directional(ctx: FDContext, phi: Phi, m: _Model, name: str) -> list[Finding]:
+def _directional(ctx: FDContext, phi: Phi, m: CaseModel, name: str) -> list[Finding]:
     """⟨g, v⟩ against the central difference along K random unit directions of one array."""
     part, model = phi.slices[name], m.model
     rng = np.random.default_rng((ctx.case.seed, 5, phi.names.index(name)))
@@ -340,7 +234,7 @@ def _directional(ctx: FDContext, phi: Phi, m: _Model, name: str) -> list[Finding
     reason = (
         f"fourth-order central difference of φ along {count} random unit directions v of "
         f"{name}, h = {step:.3g}: |⟨d{name}, v⟩ - D| <= κ(γ|D| + E_g|v|_1 + 1.5ε/h); "
-        f"{_numbers(model)}"
+        f"{numbers(model)}"
     )
     finding = _tensor(
         ctx, f"d{name}·v", slopes, ref, rtol, np.full(count, atol), excluded, reason, "directional"
@@ -400,7 +294,7 @@ def check_case(
             moved[np.arange(4 * size), np.tile(np.arange(size), 4)] += offsets.ravel()
             ref = central(phi(moved).reshape(4, size), h)
         valid = _shape_findings(ctx, phi, base, ref)
-        m = _model(ctx, phi, base, valid)
+        m = error_model(phi, base, valid, ctx.options.safety)
         for name in valid:
             if elementwise:
                 findings += _elementwise(ctx, phi, m, name, ref, h)
