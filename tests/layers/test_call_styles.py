@@ -116,3 +116,12 @@ def test_saito_relu_may_write_into_dout():
     result = vjp(subject, case, case.values, dout)
     assert np.array_equal(dout, before)  # the check passed a copy
     assert result.mutated == []
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e-4])
+def test_a_batchnorm_objects_eps_is_read_exactly_when_the_variance_is_below_it(scale):
+    (subject,) = load_layers(f"{SAITO}:BatchNormalization", "batchnorm")
+    findings = list(
+        run(subject, cases=40, seed=5, space=LayerSpace(scale=scale), checks=("autograd",))
+    )
+    assert not failures(findings)

@@ -21,6 +21,7 @@ seed. The upstream gradient is passed as a copy (Saito's ``Relu.backward`` write
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -348,14 +349,17 @@ def reused_vjp(
 
 #: Largest eps read off a batchnorm object's output; anything larger is not an eps.
 MAX_EPS = 1e-2
+#: An eps read off an output within this relative distance of a power of ten is that power.
+SNAP = 1e-6
 
 
 def batchnorm_eps(subject: LayerSubject, case: LayerCase, out: np.ndarray) -> float:
     """The eps of a batchnorm layer: the one passed in ``bn_param`` for a function; for an
-    object (Saito's hard-codes 1e-6) the value its output implies, per feature
-    eps = v·(1/mean(x̂²) - 1) with v the batch variance of x and x̂ = (out - beta)/gamma,
-    the median over features, when it lies in [0, MAX_EPS]; else the case's eps. 0 for any
-    other kind."""
+    object (Saito's hard-codes 10e-7) the value its output implies, per feature
+    eps = v·(1/mean(x̂²) - 1) with v the batch variance of x and x̂ = (out - beta)/gamma, the
+    median over features, taken as the nearest power of ten when within SNAP of it (the
+    estimate loses digits where v << eps), if it lies in [0, MAX_EPS]; else the case's eps.
+    0 for any other kind."""
     if subject.kind is None or subject.kind.name != "batchnorm":
         return 0.0
     passed = float(case.config["eps"])
@@ -363,12 +367,15 @@ def batchnorm_eps(subject: LayerSubject, case: LayerCase, out: np.ndarray) -> fl
         return passed
     x, gamma, beta = case.values["x"], case.values["gamma"], case.values["beta"]
     variance = np.var(x, axis=0)
-    usable = (np.abs(gamma) > 1e-3) & (variance > 0)
+    usable = (np.abs(gamma) > 1e-3 * np.max(np.abs(gamma))) & (variance > 0)
     if not usable.any():
         return passed
     xhat = (out[:, usable] - beta[usable]) / gamma[usable]
     with np.errstate(divide="ignore", invalid="ignore"):
         eps = float(np.median(variance[usable] * (1.0 / np.mean(xhat**2, axis=0) - 1.0)))
-    if -1e-12 <= eps < 0.0:
+    if not -1e-12 <= eps <= MAX_EPS:
+        return passed
+    if eps <= 0.0:
         return 0.0  # an eps of 0, read through rounding
-    return eps if 0.0 <= eps <= MAX_EPS else passed
+    power = 10.0 ** round(math.log10(eps))
+    return power if abs(eps - power) <= SNAP * power else eps

@@ -86,8 +86,9 @@ def affine_values(reference: Any, subject: LayerSubject) -> dict[str, np.ndarray
     w = p.W if p.weight_layout == "in_out" else p.W.T
     values = {"x": p.x, "w": w, "b": p.b}
     case = LayerCase(reference.id, 0, "affine", values, out_shape=p.dz.shape)
-    call = LayerCall(subject, case, values)
-    z = call.forward({k: np.array(v, dtype=np.float64) for k, v in values.items()})
+    copies = {name: np.array(value, dtype=np.float64) for name, value in values.items()}
+    call = LayerCall(subject, case, copies)
+    z = call.forward(copies)
     grads = call.backward(np.array(p.dz, dtype=np.float64))
     dw = grads["dw"] if p.weight_layout == "in_out" else grads["dw"].T
     if grads["dx"].shape != p.x.shape or dw.shape != p.W.shape or grads["db"].shape != p.b.shape:
