@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -193,7 +191,16 @@ def test_a_gradient_of_an_unexplained_shape_is_a_wrong_shape_fail():
 
 
 def test_an_object_missing_a_gradient_attribute_fails_naming_it():
-    (subject,) = load_layers(f"{SAITO}:Affine", "affine")
-    renamed = replace(subject, attributes={"dw": "grad_W"})
-    failing = failures(list(run(renamed, cases=1, checks=("fd",))))
+    (subject,) = load_layers(f"{SAITO}:Affine", "affine", attributes={"dw": "grad_W"})
+    assert subject.attribute("dw") == "grad_W" and subject.attribute("db") == "db"
+    failing = failures(list(run(subject, cases=1, checks=("fd",))))
     assert failing and "no attribute 'grad_W'" in failing[0].reason
+
+
+def test_attributes_must_name_a_parameter_gradient_of_the_kind():
+    with pytest.raises(UsageError) as excinfo:
+        load_layers(f"{SAITO}:Relu", "relu", attributes={"dw": "dW"})
+    assert "expected some of none" in _one_line(excinfo)
+    with pytest.raises(UsageError) as excinfo:
+        subjects_of(library, "affine", attributes={"dW": "dW"})
+    assert "expected some of db, dw" in _one_line(excinfo)

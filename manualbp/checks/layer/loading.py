@@ -30,6 +30,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -263,12 +264,44 @@ def _object_subject(
     )
 
 
+def with_attributes(
+    subjects: list[LayerSubject], attributes: Mapping[str, str] | None
+) -> list[LayerSubject]:
+    """The subjects with object attributes ``attributes`` ({gradient: attribute}, e.g.
+    ``{"dw": "grad_W"}``) where an object keeps a parameter gradient elsewhere than the
+    kind's default (``dW``, ``db``, ``dgamma``, ``dbeta``); UsageError for a name that is
+    no parameter gradient of a subject's kind."""
+    if not attributes:
+        return subjects
+    changed = []
+    for subject in subjects:
+        known = {f"d{name}" for name in subject.kind.params} if subject.kind else set()
+        unknown = sorted(str(name) for name in attributes if name not in known)
+        if unknown or not all(isinstance(v, str) and v for v in attributes.values()):
+            raise UsageError(
+                f"attributes: {subject.name} keeps no parameter gradient "
+                f"{', '.join(unknown) or describe(attributes)}; expected some of "
+                f"{', '.join(sorted(known)) or 'none (its kind has no parameters)'}"
+            )
+        changed.append(replace(subject, attributes=dict(attributes)))
+    return changed
+
+
 def load_layers(
-    spec: str, kind: str | None = None, *, shapes: Shapes | None = None
+    spec: str,
+    kind: str | None = None,
+    *,
+    shapes: Shapes | None = None,
+    attributes: Mapping[str, str] | None = None,
 ) -> list[LayerSubject]:
     """The layers a spec names (module docstring), each a :class:`LayerSubject` named by the
     spec as written; ``kind`` asserts the kind (``--as``); ``shapes`` gives the arrays of a
-    pair of unknown kind. Raises ImplementationError or UsageError with one line."""
+    pair of unknown kind; ``attributes`` where an object keeps its parameter gradients
+    (:func:`with_attributes`). Raises ImplementationError or UsageError with one line."""
+    return with_attributes(_load(spec, kind, shapes), attributes)
+
+
+def _load(spec: str, kind: str | None, shapes: Shapes | None) -> list[LayerSubject]:
     if not isinstance(spec, str) or not spec.strip():
         raise ImplementationError(f"--layer: got {describe(spec)}, expected file.py:name")
     if kind is not None:
@@ -308,30 +341,28 @@ def _layer_of_kind(module: Any, kind: str) -> str:
 
 
 def subjects_of(
-    layers: Any, kind: str | None = None, *, shapes: Shapes | None = None
+    layers: Any,
+    kind: str | None = None,
+    *,
+    shapes: Shapes | None = None,
+    attributes: Mapping[str, str] | None = None,
 ) -> list[LayerSubject]:
     """The layers of a spec string (:func:`load_layers`), an imported module (with ``kind``:
     its layer of that kind; without: every pair and loss), a class, a (forward, backward)
-    pair of functions, a loss function, or LayerSubject(s) (given ``kind`` asserted)."""
+    pair of functions, a loss function, or a LayerSubject (``kind`` given: asserted);
+    ``shapes`` and ``attributes`` as for :func:`load_layers`."""
+    return with_attributes(_subjects_of(layers, kind, shapes), attributes)
+
+
+def _subjects_of(layers: Any, kind: str | None, shapes: Shapes | None) -> list[LayerSubject]:
     if isinstance(layers, str):
-        return load_layers(layers, kind, shapes=shapes)
+        return _load(layers, kind, shapes)
     if kind is not None:
         get_kind(kind)
     if isinstance(layers, LayerSubject):
         if kind is None:
             return [layers]
-        return [
-            LayerSubject(
-                layers.name,
-                get_kind(kind),
-                layers.style,
-                layers.forward,
-                layers.backward,
-                True,
-                None,
-                layers.attributes,
-            )
-        ]
+        return [replace(layers, kind=get_kind(kind), asserted=True, shapes=None)]
     checked = check_shapes(shapes) if shapes is not None else None
     if isinstance(layers, ModuleType):
         if kind is None and checked is None:
