@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from manualbp.checks.fd_threads import blas_threads
 from manualbp.checks.layer import autograd, fd, published
 from manualbp.checks.layer.assertion import assert_layer
 from manualbp.checks.layer.calls import LayerSubject
@@ -39,6 +40,7 @@ from manualbp.checks.layer.space import LayerCase, LayerSpace, draw_case
 from manualbp.errors import UsageError
 from manualbp.findings import CHECKS, Finding
 from manualbp.space import case_seed
+from manualbp.torch_mirror import threads
 
 __all__ = [
     "CHECKS",
@@ -120,10 +122,9 @@ def run(
         return
     drawn = planned_cases(subject, cases, seed, space) if isinstance(cases, int) else cases
     unasserted = "the kind is not asserted: give --as KIND (kind= in Python) to compare with "
-    from manualbp.checks.fd_threads import blas_threads
-    from manualbp.torch_mirror import threads
-
-    with blas_threads(1), threads(1):
+    uses_torch = "autograd" in checks and subject.asserted
+    # one BLAS and one torch thread: the two pools spin against each other otherwise
+    with blas_threads(1), threads(1 if uses_torch else None):
         for case in drawn:
             if "fd" in checks:
                 yield from fd.check_case(subject, case, options)
