@@ -52,9 +52,7 @@ class LayerMutant:
 # --- the buggy layers --------------------------------------------------------------------
 
 
-def affine_db_not_summed_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple:
-    """The correct affine forward."""
-    return F.affine_forward(x, w, b)
+affine_db_not_summed_forward = F.affine_forward
 
 
 def affine_db_not_summed_backward(dout: np.ndarray, cache: Any) -> tuple:
@@ -63,7 +61,7 @@ def affine_db_not_summed_backward(dout: np.ndarray, cache: Any) -> tuple:
     return dx, dw, dout
 
 
-affine_dx_transposed_forward = affine_db_not_summed_forward
+affine_dx_transposed_forward = F.affine_forward
 
 
 def affine_dx_transposed_backward(dout: np.ndarray, cache: Any) -> tuple:
@@ -72,9 +70,7 @@ def affine_dx_transposed_backward(dout: np.ndarray, cache: Any) -> tuple:
     return (dout @ w.T).T, x.T @ dout, dout.sum(axis=0)
 
 
-def relu_mask_dropped_forward(x: np.ndarray) -> tuple:
-    """The correct relu forward."""
-    return F.relu_forward(x)
+relu_mask_dropped_forward = F.relu_forward
 
 
 def relu_mask_dropped_backward(dout: np.ndarray, cache: Any) -> np.ndarray:
