@@ -204,3 +204,33 @@ def test_attributes_must_name_a_parameter_gradient_of_the_kind():
     with pytest.raises(UsageError) as excinfo:
         subjects_of(library, "affine", attributes={"dW": "dW"})
     assert "expected some of db, dw" in _one_line(excinfo)
+
+
+class _GivesUp:
+    """A relu that raises from its tenth forward call on (inside the finite differences)."""
+
+    calls = 0
+
+    def forward(self, x):
+        type(self).calls += 1
+        if type(self).calls > 9:
+            raise RuntimeError("out of patience")
+        self.x = x
+        return np.maximum(x, 0.0)
+
+    def backward(self, dout):
+        return dout * (self.x > 0)
+
+
+def test_a_fault_during_the_finite_differences_keeps_the_findings_before_it():
+    (subject,) = subjects_of(_GivesUp, "relu")
+    findings = list(run(subject, cases=1, checks=("fd",)))
+    assert [f.verdict for f in findings[:-1]] == ["pass"] * (len(findings) - 1)
+    assert {f.quantity.split("[")[0] for f in findings[:-1]} == {
+        "repeat.out",
+        "repeat.dx",
+        "reuse.dx",
+    }
+    assert findings[-1].verdict == "fail" and "raised RuntimeError: out of patience" in (
+        findings[-1].reason
+    )

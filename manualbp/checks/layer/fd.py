@@ -16,10 +16,10 @@ h_i = cbrt(eps)·max(|θ_i|, 1), and a slope agrees when |g_i - D_i| <= κ(γ|D_
 γ = n·eps for n = (entries of out) + (entries of the largest array) — each entry of Jᵀ·dout
 sums one rounded term per output entry, each from at most one array's entries — and
 E_g = max(γ·G, 2σ_g) with σ_g the measured noise of backward (entries that jump across a kink
-along the probe left out). A slope outside is
-re-examined at halved steps and by one-sided differences (:func:`fd_lines.examine`): a
-perturbation crossing the layer's kink (relu at 0, a max tie, an SVM margin at 0) is
-``inconclusive`` or matched against a one-sided derivative, never a false ``fail``.
+along the probe left out). A slope outside is re-examined at halved steps and by one-sided
+differences (:func:`fd_lines.examine`): a perturbation crossing the layer's kink (relu at 0,
+a max tie, an SVM margin at 0) is ``inconclusive`` or matched against a one-sided
+derivative, never a false ``fail``.
 
 Before that, three consistency checks: a second call with the same input returns the same
 values (``repeat.*``), one layer state used for two forward/backward pairs returns the
@@ -269,6 +269,7 @@ def check_case(
     """Every Finding of the fd check on one case (module docstring); what the layer raises
     or returns outside its convention is a ``fail`` Finding naming the call."""
     ctx = FDContext(subject, case, options or LayerFDOptions())
+    findings: list[Finding] = []
     try:
         out_shape = (
             case.out_shape
@@ -280,7 +281,8 @@ def check_case(
         rtol = (
             ctx.options.safety * EPS * (base.out.size + max(v.size for v in case.values.values()))
         )
-        findings, checkable = consistency_findings(ctx, base, dout, rtol)
+        consistent, checkable = consistency_findings(ctx, base, dout, rtol)
+        findings += consistent
         if not checkable:
             return findings
         phi = Phi(subject, case, dout)
@@ -301,8 +303,8 @@ def check_case(
             else:
                 findings += _directional(ctx, phi, m, name)
         findings += ctx.shape_failures
-    except LayerFault as fault:
-        return [ctx.fault(fault)]
+    except LayerFault as fault:  # what was found before the fault stands
+        return [*findings, ctx.fault(fault)]
     if ref is not None:
         _diagnose_failures(ctx, phi, base, ref, dout, findings)
     return findings
