@@ -63,3 +63,29 @@ def test_nodes_without_an_asserted_kind_do_not_run_the_examples():
     (mul,) = load_layers(f"{SAITO}:MulLayer")
     (skipped,) = [f for f in run(mul, cases=1) if f.check == "published"]
     assert skipped.verdict == "skipped" and "--as KIND" in skipped.reason
+
+
+def test_a_graph_with_an_operation_no_layer_kind_computes_is_skipped():
+    from manualbp.checks.published_file import parse_reference
+
+    reference = parse_reference(
+        {
+            "id": "exp_graph",
+            "citation": {"authors": ["A"], "title": "T", "year": 2020, "url": "u"},
+            "kind": "graph",
+            "graph": {
+                "leaves": {"a": 1.0, "b": 2.0},
+                "operations": [
+                    {"name": "p", "op": "multiply", "inputs": ["a", "b"]},
+                    {"name": "q", "op": "exp", "inputs": ["p"]},
+                ],
+                "output": "q",
+            },
+            "quantities": [{"label": "q", "path": "value.q", "printed": "7.389"}],
+        }
+    )
+    (mul,) = load_layers(f"{SAITO}:MulLayer", "multiply")
+    (finding,) = list(run(mul, checks=("published",), references=[reference]))
+    assert finding.verdict == "skipped" and "uses exp, which no layer kind computes" in (
+        finding.reason
+    )

@@ -132,14 +132,15 @@ def _graph(
     if owner is not None and owner.name != subject.name:
         return  # judged by the node of the first operation
     missing = sorted({k for k in kinds if k not in available})
+    uncovered = [k for k in missing if k not in GRAPH_KINDS]
     if missing:
-        yield _case_finding(
-            reference,
-            subject.name,
-            "skipped",
-            f"the graph also needs a node for {', '.join(missing)}: give it as "
-            f"--layer FILE:CLASS --as {missing[0]}",
+        reason = (
+            f"the graph uses {', '.join(uncovered)}, which no layer kind computes"
+            if uncovered
+            else f"the graph also needs a node for {', '.join(missing)}: give it as "
+            f"--layer FILE:CLASS --as {missing[0]}"
         )
+        yield _case_finding(reference, subject.name, "skipped", reason)
         return
     used = dict.fromkeys(available[k].name for k in kinds)
     evaluator = "the user's nodes: " + ", ".join(used)
