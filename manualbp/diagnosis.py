@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from manualbp.factors import Pattern, factor_pattern
 from manualbp.findings import Finding
 from manualbp.localisation import (
     Evidence,
@@ -40,13 +41,7 @@ from manualbp.localisation import (
     localisation,
     locate,
 )
-from manualbp.patterns import (
-    Pattern,
-    delta_pattern,
-    factor_pattern,
-    gradient_pattern,
-    step_pattern,
-)
+from manualbp.patterns import delta_pattern, gradient_pattern, step_pattern
 
 #: Failing patterns, as the diagnosis names them.
 KINDS: tuple[str, ...] = (
@@ -181,7 +176,8 @@ def annotate(findings: list[Finding]) -> None:
     ``detail["localisation"]`` ({"layer", "position", "formula", "sentence"})."""
     groups: dict[tuple[str, str], list[Finding]] = {}
     for finding in findings:
-        groups.setdefault((finding.impl, finding.case), []).append(finding)
+        if "diagnosis_kind" not in finding.detail:  # the layer check diagnoses its own
+            groups.setdefault((finding.impl, finding.case), []).append(finding)
     for group in groups.values():
         found = diagnose(group)
         if found is None:

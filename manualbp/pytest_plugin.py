@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_CHECKS",
     "FindingCollector",
     "assert_gradients_match",
+    "assert_layer",
     "failure_message",
 ]
 
@@ -126,6 +127,43 @@ def assert_gradients_match(
         name = report.findings[0].impl if report.findings else implementation_name(impl)
         raise AssertionError(failure_message(report.findings, name))
     return report.findings
+
+
+def assert_layer(
+    layers: object,
+    kind: str | None = None,
+    *,
+    cases: int = 3,
+    seed: int = 0,
+    checks: Sequence[str] = ("fd", "autograd", "published"),
+    space: Any = None,
+    collector: FindingCollector | None = None,
+) -> list[Finding]:
+    """Check a hand-written layer and raise AssertionError unless every comparison agrees.
+
+    ``layers`` is an imported module (with ``kind``, its layer of that kind, e.g.
+    ``assert_layer(my_layers, "affine")``; without, every pair and loss in it), a class, a
+    ``(forward, backward)`` pair, a loss function or a ``--layer`` spec string (see
+    :mod:`manualbp.checks.layer`). ``kind`` asserts what the layer is, so the torch
+    reference and the worked examples run too; ``space`` is a
+    :class:`~manualbp.checks.layer.LayerSpace`. The message names the worst entry, both
+    values, the verdict's reason, the likely bug and the seed. Every Finding goes to
+    ``collector`` (default: the running pytest session's). Returns the Findings.
+    """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's
+    from manualbp.checks.layer import run_many, subjects_of
+    from manualbp.report.model import outcome
+
+    subjects = subjects_of(layers, kind)
+    findings = list(run_many(subjects, checks=tuple(checks), cases=cases, seed=seed, space=space))
+    if collector is None and _ACTIVE:
+        collector = _ACTIVE[-1]
+    if collector is not None:
+        collector.record(findings)
+    if outcome(Report(findings)).exit_code != 0:
+        names = ", ".join(subject.name for subject in subjects)
+        raise AssertionError(failure_message(findings, names))
+    return findings
 
 
 def _tolerance(finding: Finding) -> str:

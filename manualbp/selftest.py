@@ -9,7 +9,9 @@ mutant computes (the ``mlp`` ones, without the figures after 10,000 training upd
 would cost 2 s per mutant). ``mutant.reset()`` is called before every case and check,
 so state kept by the state mutants never leaks from one run into the next. The correct
 engine then runs the same checks on as many cases of the full default space, plus every
-worked example.
+worked example. The layer mutants (:data:`manualbp.mutants.layers.LAYER_MUTANTS`) run the
+layer check on ``cases`` cases of their own spaces. Everything runs in supervised worker
+processes, as ``manualbp verify`` does.
 
 The kill matrix (``Report.extras["kill_matrix"]``, the shape :mod:`manualbp.report.killmatrix`
 reads) counts, per mutant and check, the cases on which the check reported at least one
@@ -29,8 +31,10 @@ from manualbp.checks import CHECKS, check_names
 from manualbp.errors import UsageError
 from manualbp.findings import Finding, counts
 from manualbp.mutants import MUTANTS, Mutant, get_mutant
-from manualbp.pipeline.executors import Executor
-from manualbp.pipeline.run import Progress, describe, run_subject
+from manualbp.mutants.layers import LAYER_MUTANTS
+from manualbp.pipeline.executors import Death, Executor
+from manualbp.pipeline.layers import LayerSettings
+from manualbp.pipeline.run import Progress, describe, raise_bad_input, run_subject
 from manualbp.pipeline.supervisor import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Supervisor
 from manualbp.pipeline.work import SubjectRequest
 from manualbp.plan import Plan
@@ -60,7 +64,8 @@ class SelftestOptions:
         if self.cases < 1:
             raise UsageError(f"--cases: got {self.cases}, expected a positive integer")
         for name in self.mutants:
-            get_mutant(name)  # raises UsageError naming the valid mutants
+            if name not in LAYER_MUTANTS:
+                get_mutant(name)  # raises UsageError naming the valid mutants
 
     def plan(self, references: Iterable[Any]) -> Plan:
         """The plan of each subject: ``cases`` random cases seeded as ``manualbp verify``
@@ -70,11 +75,18 @@ class SelftestOptions:
         )
 
     def selected(self) -> list[Mutant]:
-        """The mutants to run, in catalogue order (every one when none was named)."""
+        """The MLP mutants to run, in catalogue order (every one when none was named)."""
         if not self.mutants:
             return list(MUTANTS.values())
-        chosen = {get_mutant(name).name for name in self.mutants}
+        chosen = {get_mutant(n).name for n in self.mutants if n not in LAYER_MUTANTS}
         return [mutant for name, mutant in MUTANTS.items() if name in chosen]
+
+    def selected_layers(self) -> list[str]:
+        """The layer mutants to run (:data:`manualbp.mutants.layers.LAYER_MUTANTS`), in
+        catalogue order (every one when no mutant was named)."""
+        if not self.mutants:
+            return list(LAYER_MUTANTS)
+        return [name for name in LAYER_MUTANTS if name in self.mutants]
 
 
 def _references(options: SelftestOptions, everything: bool) -> list[Any]:
@@ -96,6 +108,14 @@ def _references(options: SelftestOptions, everything: bool) -> list[Any]:
         for reference in loaded
         if reference.kind == "mlp"
     ]
+
+
+def layer_mutant_death(name: str, death: Death) -> Finding:
+    """The ``fail`` Finding of a layer mutant whose worker died (it counts as caught)."""
+    return Finding(
+        check="fd", case="layer", quantity="case", verdict="fail",
+        reason=death.sentence(name), impl=f"manualbp.mutants.layers:{name}",
+    )  # fmt: skip
 
 
 def kills(findings: Iterable[Finding], checks: Iterable[str]) -> dict[str, int | None]:
@@ -147,16 +167,26 @@ def _run(options: SelftestOptions, executor: Executor, progress: Progress | None
         killed[subject.name] = kills(own, options.checks)
         findings += own
         timings[subject.name] = time.perf_counter() - subject_started
+    settings = LayerSettings(options.checks, options.cases, options.seed)
+    layer_names = options.selected_layers()
+    results = dict(executor.map([("layer_mutant", name, settings) for name in layer_names]))
+    for position, name in enumerate(layer_names):
+        own = raise_bad_input(results[position])
+        if isinstance(own, Death):
+            own = [layer_mutant_death(name, own)]
+        killed[name] = kills(own, options.checks)
+        findings += own
     engine_started = time.perf_counter()
     engine_plan = options.plan(_references(options, everything=True))
     engine_findings = run_subject(replace(engine, name="engine"), engine_plan, executor, progress)
     timings["engine"] = time.perf_counter() - engine_started
     findings += engine_findings
+    names = [m.name for m in mutants] + layer_names
     matrix = {
-        "mutants": [m.name for m in mutants],
+        "mutants": names,
         "checks": list(options.checks),
         "killed": killed,
-        "cases": {m.name: options.cases for m in mutants},
+        "cases": dict.fromkeys(names, options.cases),
     }
     timings["total"] = time.perf_counter() - started
     metadata = {
@@ -166,7 +196,7 @@ def _run(options: SelftestOptions, executor: Executor, progress: Progress | None
         "checks": list(options.checks),
         "seed": options.seed,
         "cases": options.cases,
-        "mutants": [m.name for m in mutants],
+        "mutants": names,
         "dtype": "float64",
         "shard": None,
         "jobs": options.jobs,

@@ -18,6 +18,7 @@ from manualbp.checks import CHECKS, check_names
 from manualbp.diagnosis import annotate
 from manualbp.errors import UsageError
 from manualbp.pipeline.executors import Executor
+from manualbp.pipeline.layers import LayerRequest, LayerSettings, run_layers
 from manualbp.pipeline.run import Progress, describe, run_subject, shrink_first_failure
 from manualbp.pipeline.supervisor import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Supervisor
 from manualbp.pipeline.work import SubjectRequest
@@ -36,6 +37,7 @@ __all__ = [
 
 DEFAULT_IMPLEMENTATIONS: tuple[str, ...] = ("manualbp.engine", "manualbp.mazur")
 DEFAULT_CASES = 25
+DEFAULT_LAYER_CASES = 5
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class VerifyOptions:
     timeout: float = DEFAULT_TIMEOUT
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
     argv: tuple[str, ...] = ()
+    layers: tuple[LayerRequest, ...] = ()
+    layer_space: tuple[Any, tuple[str, ...]] | None = None
+    layer_cases: int | None = None
 
     def __post_init__(self) -> None:
         check_names(self.checks)
@@ -78,6 +83,13 @@ class VerifyOptions:
             shard=self.shard,
             references=tuple(references),
         )
+
+    def layer_settings(self) -> LayerSettings:
+        """How the ``--layer`` checks run: these checks and seed, ``layer_cases`` (default
+        5) random cases or the case seeds, in ``layer_space``."""
+        space, words = self.layer_space or (None, ())
+        cases = self.layer_cases if self.layer_cases is not None else DEFAULT_LAYER_CASES
+        return LayerSettings(self.checks, cases, self.seed, self.case_seeds, space, words)
 
     def requests(self) -> list[SubjectRequest]:
         """One request per ``--impl``, each drawing from the options' space."""
@@ -126,6 +138,10 @@ def _run(
         subject_started = time.perf_counter()
         findings += run_subject(subject, plan, executor, progress)
         timings[subject.name] = time.perf_counter() - subject_started
+    if options.layers:
+        layer_started = time.perf_counter()
+        findings += run_layers(options.layers, options.layer_settings(), executor, progress)
+        timings["layers"] = time.perf_counter() - layer_started
     annotate(findings)  # diagnosis and localisation of every failing case
     extras: dict[str, Any] = {}
     if options.shrink and "autograd" in options.checks:
@@ -138,6 +154,7 @@ def _run(
         "command": " ".join(("manualbp", "verify", *options.argv)),
         "argv": list(options.argv),
         "impls": list(options.impls),
+        "layers": [request.words()[1:] for request in options.layers],
         "checks": list(options.checks),
         "seed": options.seed,
         "cases": options.cases if not options.case_seeds else len(options.case_seeds),

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("manualbp.architecture",),
     ("manualbp.params", "manualbp.quantity"),
     ("manualbp.case", "manualbp.protocol", "manualbp.findings", "manualbp.evidence"),
-    ("manualbp.space", "manualbp.plan", "manualbp.torch_mirror"),
+    ("manualbp.space", "manualbp.plan", "manualbp.torch_mirror", "manualbp.factors"),
     ("manualbp.checks", "manualbp.engine", "manualbp.layers", "manualbp.mazur"),
     (
         "manualbp.patterns",

@@ -11,6 +11,7 @@ from manualbp.cli.options import architecture
 from manualbp.cli.parser import DEFAULT_HTML, DEFAULT_JSON
 from manualbp.cli.progress import progress_for
 from manualbp.errors import UsageError
+from manualbp.pipeline.layers import LayerRequest
 from manualbp.pipeline.supervisor import usable_cores
 from manualbp.report.files import check_writable, write_together
 from manualbp.report.model import Report, outcome
@@ -34,6 +35,32 @@ def space_from(args: argparse.Namespace) -> ArchSpace:
     if args.square is not None:
         fields["square"] = args.square
     return ArchSpace(**fields)  # type: ignore[arg-type]
+
+
+def layer_requests(args: argparse.Namespace) -> tuple[LayerRequest, ...]:
+    """The ``--layer``/``--as`` pairs, with each kind checked against the known kinds."""
+    from manualbp.checks.layer import KINDS
+
+    requests = []
+    for spec, kind in args.layers or ():
+        if kind is not None and kind not in KINDS:
+            raise UsageError(f"--as: got {kind!r}, expected one of {', '.join(KINDS)}")
+        requests.append(LayerRequest(spec, kind))
+    return tuple(requests)
+
+
+def layer_space_from(args: argparse.Namespace) -> tuple[object, tuple[str, ...]]:
+    """The LayerSpace of ``--batch`` and ``--width`` (the feature sizes), and those words."""
+    from manualbp.checks.layer import LayerSpace
+
+    fields: dict[str, object] = {}
+    words: list[str] = []
+    for option, name in (("batch", "batch"), ("width", "features")):
+        value = getattr(args, option)
+        if value is not None:
+            fields[name] = value
+            words += [f"--{option}", f"{value[0]}-{value[1]}"]
+    return LayerSpace(**fields), tuple(words)  # type: ignore[arg-type]
 
 
 def check_case_memory(space: ArchSpace, memory_limit: int | None) -> None:
@@ -92,8 +119,12 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         check_writable(page, "--html")
     space = space_from(args)
     check_case_memory(space, args.memory_limit)
+    layers = layer_requests(args)
     options = VerifyOptions(
-        impls=tuple(args.impl) if args.impl else VerifyOptions.impls,
+        impls=tuple(args.impl or ()) if args.impl or layers else VerifyOptions.impls,
+        layers=layers,
+        layer_space=layer_space_from(args) if layers else None,
+        layer_cases=args.cases,
         checks=tuple(args.checks),
         cases=args.cases if args.cases is not None else DEFAULT_CASES,
         seed=args.seed,

@@ -61,6 +61,28 @@ def _supervision_options(group: argparse._ArgumentGroup) -> None:
     )
 
 
+class _LayerAction(argparse.Action):
+    """``--layer SPEC`` appends a layer; ``--as KIND`` asserts the kind of the last one."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        layers = list(getattr(namespace, "layers", None) or [])
+        if option_string == "--layer":
+            layers.append([str(values), None])
+        elif not layers:
+            parser.error(f"--as {values}: give it after the --layer it describes")
+        elif layers[-1][1] is not None:
+            parser.error(f"--as {values}: --layer {layers[-1][0]} already has --as {layers[-1][1]}")
+        else:
+            layers[-1][1] = str(values)
+        namespace.layers = layers
+
+
 def _verify_parser(sub: argparse._SubParsersAction) -> None:
     verify = sub.add_parser(
         "verify",
@@ -81,12 +103,29 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:
         help="implementation under test: package.module[:object] or path/to/file.py[:object] "
         "(repeatable; default: manualbp.engine and manualbp.mazur)",
     )
+    verify.add_argument(
+        "--layer",
+        action=_LayerAction,
+        dest="layers",
+        metavar="SPEC",
+        help="a hand-written layer: file.py:affine (affine_forward/affine_backward), "
+        "file.py:Affine (a class), file.py:fwd,bwd, or a whole module (repeatable)",
+    )
+    verify.add_argument(
+        "--as",
+        action=_LayerAction,
+        dest="layers",
+        metavar="KIND",
+        help="what the preceding --layer is (affine, relu, conv2d, softmax_ce, ...): adds the "
+        "torch reference and the worked examples of that kind",
+    )
     _checks_option(verify)
     verify.add_argument(
         "--cases",
         type=parse.non_negative_int,
         default=None,
-        help="random cases per implementation, drawn where it supports them (default: 25)",
+        help="random cases per implementation, drawn where it supports them (default: 25; "
+        "5 per layer)",
     )
     verify.add_argument(
         "--seed", type=parse.seed, default=0, help="seed of the run, 0..2^32-1 (default: 0)"

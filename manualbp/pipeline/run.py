@@ -28,7 +28,7 @@ from manualbp.quantity import Quantity
 Progress = Callable[[str, int, int], None]
 
 
-def _raise_bad_input(result: Any) -> Any:
+def raise_bad_input(result: Any) -> Any:
     if isinstance(result, ManualbpError):
         raise result
     return result
@@ -54,7 +54,7 @@ def describe(
     results = dict(executor.map([("describe", request) for request in requests]))
     subjects, failures = [], []
     for position, request in enumerate(requests):
-        result = _raise_bad_input(results[position])
+        result = raise_bad_input(results[position])
         if isinstance(result, Death):
             failures.append(_import_failure(request, result))
         else:
@@ -125,7 +125,7 @@ def run_subject(
         executor.map([("unit", subject, unit) for unit in units]), start=1
     ):
         unit = units[position]
-        result = _raise_bad_input(result)
+        result = raise_bad_input(result)
         if isinstance(result, Death):
             result = [death_finding(unit, subject, result)]
         findings += label(result, unit, subject)
@@ -156,4 +156,4 @@ def shrink_first_failure(
         return None
     case: Case = random_case(first.seed, subject.space, case_id=first.case)  # type: ignore[arg-type]
     ((_, result),) = list(executor.map([("shrink", subject, case)]))
-    return None if isinstance(result, Death) else _raise_bad_input(result)
+    return None if isinstance(result, Death) else raise_bad_input(result)

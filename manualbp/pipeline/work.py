@@ -9,10 +9,13 @@ Tasks:
 ``("describe", request)``      load the subject and describe it (:class:`SubjectPlan`)
 ``("unit", subject, unit)``    the Findings of one unit of one check
 ``("shrink", subject, case)``  the smallest failing case below ``case`` (a dict) or None
+``("layers", requests, settings)``  the layer check on every layer of the requests
+``("layer_mutant", name, settings)``  the layer check on one layer mutant (selftest)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -105,6 +108,32 @@ class Workbench:
             "rebuild": rebuild_hint(smallest),
         }
 
+    def layers(self, requests: Sequence[Any], settings: Any) -> list[Finding]:
+        """The layer check on every layer the ``--layer`` requests name (graph nodes see each
+        other), on ``settings.cases`` random cases or exactly the ``settings.case_seeds``."""
+        from manualbp.checks.layer import draw_case, load_layers, run, run_many
+
+        subjects = [s for r in requests for s in load_layers(r.spec, r.kind)]
+        options = {"checks": settings.checks, "seed": settings.seed, "space": settings.space}
+        if not settings.case_seeds:
+            return list(run_many(subjects, cases=settings.cases, **options))
+        findings: list[Finding] = []
+        for subject in subjects:
+            cases = [
+                draw_case(subject.kind, seed, settings.space, f"layer-case-{i}", subject.shapes)
+                for i, seed in enumerate(settings.case_seeds)
+            ]
+            findings += run(subject, cases=cases, **options)
+        return findings
+
+    def layer_mutant(self, name: str, settings: Any) -> list[Finding]:
+        """The layer check on the layer mutant ``name``, on cases of its own space."""
+        from manualbp.mutants.layers import LAYER_MUTANTS, mutant_findings
+
+        return mutant_findings(
+            LAYER_MUTANTS[name], cases=settings.cases, seed=settings.seed, checks=settings.checks
+        )
+
     def perform(self, task: tuple[Any, ...]) -> Any:
         """Dispatch one task (module docstring)."""
         kind, *arguments = task
@@ -114,4 +143,8 @@ class Workbench:
             return self.unit(*arguments)
         if kind == "shrink":
             return self.shrink(*arguments)
+        if kind == "layers":
+            return self.layers(*arguments)
+        if kind == "layer_mutant":
+            return self.layer_mutant(*arguments)
         raise ValueError(f"unknown task {kind!r}")

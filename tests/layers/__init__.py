@@ -1,0 +1,1 @@
+"""Tests of the layer check, the layer library and the layer mutants."""

@@ -1,0 +1,91 @@
+"""Saito's apples-and-oranges figures computed by the user's own MulLayer and AddLayer."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from manualbp.checks.layer import load_layers, run, run_many
+
+from .conftest import SAITO
+
+APPLES = {"price", "d(apple price)", "dTax", "dApple", "dApple_num"}
+APPLES_ORANGES = {"price", "dApple", "dApple_num", "dOrange", "dOrange_num", "dTax"}
+
+
+def _published(*specs: tuple[str, str]):
+    subjects = [load_layers(f"{SAITO}:{cls}", kind)[0] for cls, kind in specs]
+    return list(run_many(subjects, checks=("published",)))
+
+
+def _labels(findings, case):
+    return {f.detail["label"]: f for f in findings if f.case == case and "label" in f.detail}
+
+
+def test_both_examples_pass_through_the_users_nodes():
+    findings = _published(("MulLayer", "multiply"), ("AddLayer", "add"))
+    apples, oranges = _labels(findings, "saito_apples"), _labels(findings, "saito_apples_oranges")
+    assert set(apples) == APPLES and set(oranges) == APPLES_ORANGES
+    assert all(f.verdict == "pass" for f in [*apples.values(), *oranges.values()])
+    assert oranges["dTax"].impl_value == 650.0 and oranges["dOrange"].ref_value == 3.3
+    # each figure judged once, by the node of the graph's first operation
+    assert Counter((f.case, f.quantity) for f in findings).most_common(1)[0][1] == 1
+    assert {f.impl for f in findings} == {f"{SAITO}:MulLayer"}
+    assert "AddLayer" in oranges["price"].detail["evaluated_by"]
+    assert "AddLayer" not in apples["price"].detail["evaluated_by"]
+
+
+def test_a_graph_missing_a_node_is_skipped_with_the_node_it_needs():
+    findings = _published(("MulLayer", "multiply"))
+    assert all(f.verdict == "pass" for f in _labels(findings, "saito_apples").values())
+    (oranges,) = [f for f in findings if f.case == "saito_apples_oranges"]
+    assert oranges.verdict == "skipped" and "add" in oranges.reason and "--as add" in oranges.reason
+    (add_only,) = _published(("AddLayer", "add"))
+    assert add_only.verdict == "skipped" and "multiply" in add_only.reason
+
+
+def test_a_node_with_swapped_gradients_fails_the_figures_it_computes():
+    findings = _published(("SwappedMulLayer", "multiply"), ("AddLayer", "add"))
+    oranges = _labels(findings, "saito_apples_oranges")
+    assert oranges["price"].verdict == "pass"  # the forward pass is right
+    assert {label for label, f in oranges.items() if f.verdict == "fail"} == {
+        "dApple",
+        "dApple_num",
+        "dOrange",
+        "dOrange_num",
+        "dTax",
+    }
+    # the tax node sends dout·all_price (650) where tax (1.1) belongs, the apple node then
+    # dout·apple (650·100) where dout·apple_num belongs
+    assert oranges["dApple"].impl_value == 650.0 * 100
+
+
+def test_nodes_without_an_asserted_kind_do_not_run_the_examples():
+    (mul,) = load_layers(f"{SAITO}:MulLayer")
+    (skipped,) = [f for f in run(mul, cases=1) if f.check == "published"]
+    assert skipped.verdict == "skipped" and "--as KIND" in skipped.reason
+
+
+def test_a_graph_with_an_operation_no_layer_kind_computes_is_skipped():
+    from manualbp.checks.published.file import parse_reference
+
+    reference = parse_reference(
+        {
+            "id": "exp_graph",
+            "citation": {"authors": ["A"], "title": "T", "year": 2020, "url": "u"},
+            "kind": "graph",
+            "graph": {
+                "leaves": {"a": 1.0, "b": 2.0},
+                "operations": [
+                    {"name": "p", "op": "multiply", "inputs": ["a", "b"]},
+                    {"name": "q", "op": "exp", "inputs": ["p"]},
+                ],
+                "output": "q",
+            },
+            "quantities": [{"label": "q", "path": "value.q", "printed": "7.389"}],
+        }
+    )
+    (mul,) = load_layers(f"{SAITO}:MulLayer", "multiply")
+    (finding,) = list(run(mul, checks=("published",), references=[reference]))
+    assert finding.verdict == "skipped" and "uses exp, which no layer kind computes" in (
+        finding.reason
+    )
