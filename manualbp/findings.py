@@ -9,6 +9,9 @@ tolerance (``tolerance`` relative, ``atol`` absolute: an entry agrees when
 
 ``pass``          every entry agrees within tolerance;
 ``fail``          some entry does not (``reason`` says what, ``diagnosis`` the likely bug);
+``imprecise``     the formula is right, with evidence, but the implementation's float64
+                  expressions lose digits or overflow (``detail["precision"]`` names where
+                  and the stable form); it fails the gate only with ``--strict``;
 ``inconclusive``  the comparison cannot decide (e.g. a perturbation crossed a ReLU kink);
 ``erratum``       a known mistake of a published source (the gate stays green);
 ``skipped``       the implementation does not cover this case (never counts as a pass).
@@ -25,7 +28,7 @@ import numpy as np
 
 from manualbp.errors import ReportError
 
-VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive", "erratum", "skipped")
+VERDICTS: tuple[str, ...] = ("pass", "fail", "imprecise", "inconclusive", "erratum", "skipped")
 CHECKS: tuple[str, ...] = ("fd", "autograd", "published")
 
 

@@ -46,7 +46,7 @@ class VerifyOptions:
 
     ``timeout``: seconds one unit (one check on one case) may take; ``memory_limit``: bytes
     of address space of each worker process (None: unlimited); ``argv``: the command line,
-    kept in the report's metadata.
+    kept in the report's metadata; ``strict``: ``imprecise`` findings fail the run.
     """
 
     impls: tuple[str, ...] = DEFAULT_IMPLEMENTATIONS
@@ -65,6 +65,7 @@ class VerifyOptions:
     layers: tuple[LayerRequest, ...] = ()
     layer_space: tuple[Any, tuple[str, ...]] | None = None
     layer_cases: int | None = None
+    strict: bool = False
 
     def __post_init__(self) -> None:
         check_names(self.checks)
@@ -161,6 +162,7 @@ def _run(
         "case_seeds": list(options.case_seeds),
         "space": list(options.space.to_cli()),
         "dtype": "float64",
+        "strict": options.strict,
         "shard": str(options.shard) if options.shard else None,
         "jobs": options.jobs,
         "timings": timings,

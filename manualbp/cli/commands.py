@@ -125,6 +125,7 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         layers=layers,
         layer_space=layer_space_from(args) if layers else None,
         layer_cases=args.cases,
+        strict=args.strict,
         checks=tuple(args.checks),
         cases=args.cases if args.cases is not None else DEFAULT_CASES,
         seed=args.seed,

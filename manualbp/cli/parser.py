@@ -193,6 +193,11 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:
     )
     output.add_argument("--quiet", action="store_true", help="print only the verdict line")
     output.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail on imprecise findings too (formulas right, float64 digits lost)",
+    )
+    output.add_argument(
         "--no-shrink",
         action="store_true",
         help="do not shrink the first failing random case to a smallest failing network",

@@ -118,15 +118,54 @@ class Outcome:
     message: str
 
 
-def outcome(report: Report) -> Outcome:
-    """Exit 1 on any ``fail``; exit 1 when nothing passed (every case skipped is not a pass)."""
+def unverified_cases(findings: Iterable[Finding]) -> list[str]:
+    """One line per implementation and case-based check with random cases that could not be
+    drawn (a ``skipped`` Finding on the whole ``case``): how many of how many, and why."""
+    cases: dict[tuple[str, str], set[str]] = {}
+    skipped: dict[tuple[str, str], dict[str, str]] = {}
+    for finding in findings:
+        if "case_index" not in finding.detail:
+            continue
+        key = (finding.impl, finding.check)
+        cases.setdefault(key, set()).add(finding.case)
+        if finding.verdict == "skipped" and finding.quantity == "case":
+            skipped.setdefault(key, {})[finding.case] = finding.reason
+    lines = []
+    for (impl, check), reasons in skipped.items():
+        total = len(cases[(impl, check)])
+        first = next(iter(reasons.values()))
+        lines.append(
+            f"{impl} {check}: {total - len(reasons)} of {total} cases verified, "
+            f"{len(reasons)} could not be drawn ({first})"
+        )
+    return lines
+
+
+def outcome(report: Report, strict: bool | None = None) -> Outcome:
+    """Exit 1 on any ``fail`` (with ``strict``, also on any ``imprecise``; default: the run's
+    ``metadata["strict"]``); exit 1 when random cases could not be drawn where the
+    implementation supports them (``--cases N`` means N verified cases), or when nothing
+    passed at all (every case skipped is not a pass)."""
+    strict = bool(report.metadata.get("strict")) if strict is None else strict
     verdicts = [f.verdict for f in report.findings]
-    fails = verdicts.count("fail")
-    if fails:
-        return Outcome(1, f"FAIL: {fails} finding(s) disagree")
-    if not any(v in ("pass", "erratum") for v in verdicts):
+    fails, imprecise = verdicts.count("fail"), verdicts.count("imprecise")
+    if fails or (strict and imprecise):
+        parts = [f"{fails} finding(s) disagree"] if fails else []
+        if strict and imprecise:
+            parts.append(f"{imprecise} imprecise (--strict)")
+        return Outcome(1, "FAIL: " + ", ".join(parts))
+    unverified = unverified_cases(report.findings)
+    if unverified:
+        return Outcome(1, "NOT VERIFIED: " + "; ".join(unverified))
+    if not any(v in ("pass", "erratum", "imprecise") for v in verdicts):
         return Outcome(1, "NOT VERIFIED: every case was skipped or inconclusive; nothing passed")
-    return Outcome(0, "PASS: every comparison agrees (known errata shown as erratum)")
+    message = "PASS: every comparison agrees (known errata shown as erratum)"
+    if imprecise:
+        message += (
+            f"; {imprecise} imprecise: the formulas are right but float64 loses digits in "
+            "the implementation's own expressions (--strict fails on them)"
+        )
+    return Outcome(0, message)
 
 
 def summary_rows(report: Report) -> list[tuple[str, str, dict[str, int]]]:
@@ -139,9 +178,20 @@ def summary_rows(report: Report) -> list[tuple[str, str, dict[str, int]]]:
 
 
 def worst_failures(findings: Iterable[Finding], limit: int) -> list[Finding]:
-    """The ``limit`` failing Findings with the largest relative error, worst first."""
+    """The ``limit`` failing Findings that say most about the bug, first: those with a named
+    diagnosis (not ``other``) before the rest, then those of the diagnosis kind most cases
+    share, then the largest relative error."""
     failing = [f for f in findings if f.verdict == "fail"]
-    failing.sort(key=_severity, reverse=True)
+    cases_of_kind: dict[str, set[tuple[str, str]]] = {}
+    for finding in failing:
+        kind = str(finding.detail.get("diagnosis_kind", "other"))
+        cases_of_kind.setdefault(kind, set()).add((finding.impl, finding.case))
+
+    def informative(finding: Finding) -> tuple[bool, int, float]:
+        kind = str(finding.detail.get("diagnosis_kind", "other"))
+        return kind != "other", len(cases_of_kind[kind]), _severity(finding)
+
+    failing.sort(key=informative, reverse=True)
     return failing[:limit]
 
 
