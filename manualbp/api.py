@@ -76,7 +76,10 @@ def spec_of(impl: object) -> str | None:
 
 
 def _sendable(impl: object) -> bool:
-    """True when ``impl`` can be sent to a worker process (pickled by reference)."""
+    """True when ``impl`` can be sent to a worker process: it pickles, by reference to a
+    class the worker can import (not one defined in the caller's ``__main__`` script)."""
+    if type(impl).__module__ == "__main__":
+        return False
     try:
         pickle.dumps(impl)
     except Exception:

@@ -41,7 +41,8 @@ from manualbp.localisation import (
     localisation,
     locate,
 )
-from manualbp.patterns import delta_pattern, gradient_pattern, step_pattern
+from manualbp.patterns import delta_pattern, gradient_pattern, step_pattern, summary_pattern
+from manualbp.quantity import Quantity
 
 #: Failing patterns, as the diagnosis names them.
 KINDS: tuple[str, ...] = (
@@ -124,8 +125,9 @@ def _site_pattern(site: Site, evidence: Evidence) -> Pattern:
         )
     tensors = _tensors(site.findings)
     if not tensors:
-        return Pattern(
-            "other", f"{_names_of(site.findings)} disagree (no values kept to read a pattern)"
+        kept = tuple(evidence.failing_grads()) if site.stage == "gradient" else site.findings
+        return summary_pattern(kept or site.findings, facts, _names_of(site.findings)) or Pattern(
+            "other", f"{_names_of(site.findings)} disagree with no recognised pattern"
         )
     readers: dict[str, Callable[[], Pattern]] = {
         "delta": lambda: delta_pattern(tensors[0], facts),
@@ -154,6 +156,15 @@ def diagnose(findings: list[Finding]) -> Diagnosis | None:
     site = locate(evidence)
     if site is None:
         first = evidence.failing[0]
+        if _shape_error(first):
+            return Diagnosis(
+                "transposed",
+                f"transposed: {first.quantity} failed on a shape mismatch ({first.reason}): "
+                "the error a product with W where Wᵀ belongs (or the reverse) raises on a "
+                "layer that is not square; on a square layer the same line returns the "
+                "transpose",
+                None,
+            )
         return Diagnosis("other", f"other: {first.quantity} disagrees ({first.reason})", None)
     pattern = _site_pattern(site, evidence)
     if site.stage == "loss" and pattern.kind != "wrong_forward":
@@ -162,6 +173,18 @@ def diagnose(findings: list[Finding]) -> Diagnosis | None:
     return Diagnosis(
         pattern.kind, f"{pattern.kind}: {pattern.explanation}; {where.sentence}", where
     )
+
+
+#: Words of the exceptions NumPy raises for a product or a sum of mismatched shapes.
+SHAPE_ERRORS = ("not aligned", "mismatch in its core dimension", "could not be broadcast",
+                "shapes (", "size mismatch", "has shape")  # fmt: skip
+
+
+def _shape_error(finding: Finding) -> bool:
+    """True when a protocol call failed on a shape mismatch (``gradients() raised
+    ValueError: shapes (3,4) and (3,2) not aligned`` or a gradient of the wrong shape)."""
+    kind = Quantity.parse(finding.quantity).kind
+    return kind == "call" and any(words in finding.reason for words in SHAPE_ERRORS)
 
 
 def localise(findings: list[Finding]) -> Localisation | None:

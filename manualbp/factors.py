@@ -91,3 +91,17 @@ def factor_pattern(
     return Pattern(
         kind, f"constant factor {label}: {what} = {c:.4g} × reference (every entry){also}"
     )
+
+
+def tensor_summary(impl: np.ndarray, ref: np.ndarray) -> dict[str, Any]:
+    """What a diagnosis needs of a failing tensor too large to keep: the constant factor c
+    with impl = c·ref on every entry (None when there is none), whether impl is 0 where ref
+    is not, and whether impl = refᵀ (square matrices)."""
+    impl = np.asarray(impl, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    square = impl.ndim == 2 and impl.shape[0] == impl.shape[1]
+    return {
+        "factor": constant_factor(impl.ravel(), ref.ravel()),
+        "zero": bool(np.all(impl == 0.0) and np.any(ref != 0.0)),
+        "transposed": bool(square and matches(impl, ref.T)),
+    }

@@ -27,6 +27,8 @@ class ActivationFacts:
     accurate to eps absolutely, not relatively. ``curved``: f'' is not identically 0, so
     f'(z) and f'(a) differ. ``never_flat``: f'(z) > 0 for every z (no unit is ever switched
     off). ``simplicity``: 0 for the simplest; Hypothesis shrinks towards simpler ones.
+    ``unstable``: the textbook formulas that lose digits or overflow where the unit
+    saturates, and ``stable`` the forms that do not ("" when nothing is lost).
     """
 
     name: str
@@ -35,6 +37,8 @@ class ActivationFacts:
     curved: bool
     never_flat: bool
     simplicity: int
+    unstable: str = ""
+    stable: str = ""
 
     @property
     def has_kink(self) -> bool:
@@ -50,6 +54,8 @@ class LossFacts:
     from the logits), or None. ``squared``: ℓ = c·Σ_k (a_k - y_k)² with ``factor`` c (mse:
     c = 1/K, ``per_output_mean``), so ∂ℓ/∂a = 2c(a - y) is a factor of δ_L of its own.
     ``per_output_terms``: ℓ is a sum of one term per output (every loss but softmax_ce).
+    ``unstable`` / ``stable``: the textbook formulas that lose digits or overflow where the
+    output saturates, and the forms that do not ("" when nothing is lost).
     """
 
     name: str
@@ -58,28 +64,120 @@ class LossFacts:
     factor: float
     per_output_mean: bool
     per_output_terms: bool
+    unstable: str = ""
+    stable: str = ""
 
 
 ACTIVATION_FACTS: dict[str, ActivationFacts] = {
     facts.name: facts
     for facts in (
-        ActivationFacts("sigmoid", None, True, True, True, 3),
-        ActivationFacts("tanh", None, True, True, True, 4),
-        ActivationFacts("relu", 0.0, False, False, False, 1),
-        ActivationFacts("leaky_relu", LEAKY_SLOPE, False, False, True, 2),
-        ActivationFacts("softplus", None, True, True, True, 5),
-        ActivationFacts("identity", None, False, False, True, 0),
+        ActivationFacts(
+            name="sigmoid",
+            kink_slope=None,
+            transcendental=True,
+            curved=True,
+            never_flat=True,
+            simplicity=3,
+            unstable="σ(z) = 1/(1 + e^-z) (e^-z overflows for z < -709) and σ'(z) = a(1 - a) "
+            "(1 - a cancels where the unit saturates)",
+            stable="σ(z) = e^min(z,0)/(1 + e^-|z|) and σ'(z) = e^-|z|/(1 + e^-|z|)² from z",
+        ),
+        ActivationFacts(
+            name="tanh",
+            kink_slope=None,
+            transcendental=True,
+            curved=True,
+            never_flat=True,
+            simplicity=4,
+            unstable="tanh'(z) = 1 - a² (cancels where the unit saturates)",
+            stable="tanh'(z) = 4e^-2|z|/(1 + e^-2|z|)² from z",
+        ),
+        ActivationFacts(
+            name="relu",
+            kink_slope=0.0,
+            transcendental=False,
+            curved=False,
+            never_flat=False,
+            simplicity=1,
+        ),
+        ActivationFacts(
+            name="leaky_relu",
+            kink_slope=LEAKY_SLOPE,
+            transcendental=False,
+            curved=False,
+            never_flat=True,
+            simplicity=2,
+        ),
+        ActivationFacts(
+            name="softplus",
+            kink_slope=None,
+            transcendental=True,
+            curved=True,
+            never_flat=True,
+            simplicity=5,
+            unstable="softplus(z) = log(1 + e^z) (e^z overflows for z > 709)",
+            stable="max(z, 0) + log1p(e^-|z|), i.e. logaddexp(0, z)",
+        ),
+        ActivationFacts(
+            name="identity",
+            kink_slope=None,
+            transcendental=False,
+            curved=False,
+            never_flat=True,
+            simplicity=0,
+        ),
     )
 }
 
 LOSS_FACTS: dict[str, LossFacts] = {
     facts.name: facts
     for facts in (
-        LossFacts("half_sse", None, True, 0.5, False, True),
-        LossFacts("sse", None, True, 1.0, False, True),
-        LossFacts("mse", None, True, 1.0, True, True),
-        LossFacts("bce", "sigmoid", False, 1.0, False, True),
-        LossFacts("softmax_ce", "identity", False, 1.0, False, False),
+        LossFacts(
+            name="half_sse",
+            output_activation=None,
+            squared=True,
+            factor=0.5,
+            per_output_mean=False,
+            per_output_terms=True,
+        ),
+        LossFacts(
+            name="sse",
+            output_activation=None,
+            squared=True,
+            factor=1.0,
+            per_output_mean=False,
+            per_output_terms=True,
+        ),
+        LossFacts(
+            name="mse",
+            output_activation=None,
+            squared=True,
+            factor=1.0,
+            per_output_mean=True,
+            per_output_terms=True,
+        ),
+        LossFacts(
+            name="bce",
+            output_activation="sigmoid",
+            squared=False,
+            factor=1.0,
+            per_output_mean=False,
+            per_output_terms=True,
+            unstable="-[y log a + (1 - y) log(1 - a)] and ∂ℓ/∂a = (a - y)/(a(1 - a)) "
+            "(log(1 - a) of a saturated a is log(0), 1 - a cancels)",
+            stable="ℓ = softplus(z) - y·z from the logits, δ = a - y",
+        ),
+        LossFacts(
+            name="softmax_ce",
+            output_activation="identity",
+            squared=False,
+            factor=1.0,
+            per_output_mean=False,
+            per_output_terms=False,
+            unstable="softmax(z) = e^z/Σe^z without shifting z (e^z overflows) and the log "
+            "of a probability that underflows to 0",
+            stable="log_softmax(z) = z - max z - log Σ e^(z - max z), δ = softmax(z) - y",
+        ),
     )
 }
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from manualbp.errors import ReportError
+from manualbp.factors import tensor_summary
 
 VERDICTS: tuple[str, ...] = ("pass", "fail", "imprecise", "inconclusive", "erratum", "skipped")
 CHECKS: tuple[str, ...] = ("fd", "autograd", "published")
@@ -250,7 +251,8 @@ def tensor_finding(
     ``detail`` gains ``entries`` and ``bad_entries``; on failure it also gains the
     per-entry relative error (``rel_errors``, nested lists of the tensor's shape) for heat maps
     and, for tensors of at most :data:`MAX_VALUES` entries, both sides (``impl_values``,
-    ``ref_values``, flat) for :mod:`manualbp.diagnosis`.
+    ``ref_values``, flat) for :mod:`manualbp.diagnosis`; for larger ones, their
+    :func:`~manualbp.factors.tensor_summary` (``summary``).
     """
     impl = np.asarray(impl)
     ref = np.asarray(ref)
@@ -267,6 +269,8 @@ def tensor_finding(
         values = compact_values(impl), compact_values(ref)
         if values[0] is not None and values[1] is not None:
             info["impl_values"], info["ref_values"] = values
+        else:
+            info["summary"] = tensor_summary(impl, ref)
     verdict = "pass" if result.passed else "fail"
     reason = (
         ""

@@ -9,12 +9,14 @@ candidates differ from each other by order one, the rounding of both sides by ~1
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from manualbp.factors import Pattern, factor_pattern, matches
 from manualbp.facts import ACTIVATION_FACTS
+from manualbp.findings import Finding
 from manualbp.localisation import Tensor, values
 
 
@@ -197,3 +199,39 @@ def step_pattern(tensors: list[Tensor], facts: dict[str, Any]) -> Pattern:
         )
     found = factor_pattern(moved_impl, moved_ref, facts, f"Δθ of {names}")
     return found or Pattern("other", f"{names}: Δθ disagrees with -lr·∂E/∂θ")
+
+
+def summary_pattern(
+    findings: Sequence[Finding], facts: dict[str, Any], what: str
+) -> Pattern | None:
+    """The pattern of failing tensors too large to keep, read from the summaries the checks
+    kept of them (:func:`manualbp.factors.tensor_summary`, and at a δ the activation-derivative
+    readings): all zero, one named factor over all of them, all transposed, or at a δ a
+    missing derivative or one taken at the output. None when a summary is missing or none
+    fits."""
+    summaries = [f.detail.get("summary") for f in findings]
+    if not summaries or any(not isinstance(s, dict) for s in summaries):
+        return None
+    slopes = [f.detail.get("slopes") or {} for f in findings]
+    if all(s.get("zero") for s in summaries):
+        return Pattern("zero", f"{what} = 0 on every entry where the reference is not")
+    factors = np.array([s.get("factor") for s in summaries], dtype=object)
+    if all(isinstance(c, (int, float)) for c in factors):
+        values = factors.astype(np.float64)
+        if matches(values, np.full_like(values, values[0])):
+            found = factor_pattern(values[:1], np.ones(1), facts, what)
+            if found is not None and found.kind != "other":
+                return found
+    if all(s.get("transposed") for s in summaries):
+        return Pattern("transposed", f"{what} = (reference)ᵀ on every entry")
+    for kind, words, formula in (
+        ("missing_activation_derivative", "⊙ f'(z) = reference: the factor f'(z) is missing", None),
+        (
+            "derivative_at_output",
+            "= reference × f'(a)/f'(z): the derivative is taken at the output a instead of z",
+            "activation_derivative",
+        ),
+    ):
+        if all(slope.get(kind) for slope in slopes):
+            return Pattern(kind, f"{what} {words}", formula)
+    return None

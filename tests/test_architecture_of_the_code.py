@@ -19,11 +19,17 @@ PACKAGE = Path(manualbp.__file__).parent
 #: Layers from the bottom: a module may import only modules of its own layer or below. A
 #: module is placed by the longest prefix of its dotted name listed here.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("manualbp.errors", "manualbp.facts", "manualbp.graphs", "manualbp.threads"),
+    (
+        "manualbp.errors",
+        "manualbp.facts",
+        "manualbp.factors",
+        "manualbp.graphs",
+        "manualbp.threads",
+    ),
     ("manualbp.architecture",),
     ("manualbp.params", "manualbp.quantity"),
     ("manualbp.case", "manualbp.protocol", "manualbp.findings", "manualbp.evidence"),
-    ("manualbp.space", "manualbp.plan", "manualbp.torch_mirror", "manualbp.factors"),
+    ("manualbp.space", "manualbp.plan", "manualbp.torch_mirror"),
     ("manualbp.checks", "manualbp.engine", "manualbp.layers", "manualbp.mazur"),
     (
         "manualbp.patterns",

@@ -1,9 +1,10 @@
 """Supervised execution: the implementation under test runs in worker processes it cannot harm.
 
 The code a gate judges must not be able to end, hang or crash the gate. Every task
-(:mod:`manualbp.pipeline.work`) runs in a worker process started with ``spawn`` — the
-calling process never imports the implementation — and whatever the implementation does
-becomes a result:
+(:mod:`manualbp.pipeline.work`) runs in a worker process — a fresh Python started on
+:func:`worker_main`, talking over a private socket; the calling process never imports the
+implementation, and the worker never re-runs the caller's script — and whatever the
+implementation does becomes a result:
 
 - an exception, or ``sys.exit()`` inside a protocol call: a ``fail`` Finding from the check
   itself (:func:`manualbp.protocol.call`), and the worker carries on;
@@ -20,9 +21,13 @@ implementations it loaded for the tasks that follow.
 
 from __future__ import annotations
 
-import multiprocessing
+import mmap
 import os
 import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import time
 import traceback
 from collections import deque
@@ -33,7 +38,7 @@ from typing import Any
 
 from manualbp.errors import ManualbpError
 from manualbp.pipeline.executors import Death, Task
-from manualbp.threads import single_threaded_environment
+from manualbp.threads import THREAD_VARIABLES
 
 #: Seconds a task may take before its worker is killed (``--timeout``).
 DEFAULT_TIMEOUT = 300.0
@@ -42,6 +47,8 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_MEMORY_LIMIT = 4 * 2**30
 #: Bytes of the shared buffer where a worker writes the protocol method it is in.
 _METHOD_BYTES = 64
+#: The environment variable that gives a worker the file descriptor of its socket.
+_SOCKET_VARIABLE = "MANUALBP_WORKER_SOCKET"
 #: What a worker sends once it has started, before any task.
 _READY = "ready"
 #: Seconds a new worker may take to start (import NumPy and manualbp).
@@ -73,21 +80,49 @@ def exit_words(code: int | None) -> str:
     return f"exited with status {code}"
 
 
-def _serve(connection: Connection, method: Any, memory_limit: int | None) -> None:
-    """A worker: perform tasks received on ``connection`` until it closes."""
+class _MethodBoard:
+    """A 64-byte file both processes map: the worker writes the protocol method it is in,
+    the supervisor reads it when the worker dies or hangs (no message needs to get out)."""
+
+    def __init__(self, path: str, create: bool) -> None:
+        self.path = path
+        if create:
+            with open(path, "wb") as stream:
+                stream.write(bytes(_METHOD_BYTES))
+        self._file = open(path, "r+b")  # noqa: SIM115 - kept open for the mapping's life
+        self._map = mmap.mmap(self._file.fileno(), _METHOD_BYTES)
+
+    def write(self, name: str) -> None:
+        data = name.encode("utf-8", "replace")[: _METHOD_BYTES - 1]
+        self._map[:] = data + bytes(_METHOD_BYTES - len(data))
+
+    def read(self) -> str:
+        return self._map[:].split(b"\0", 1)[0].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        self._map.close()
+        self._file.close()
+
+
+def worker_main() -> None:
+    """The worker process (``python -c`` started by :class:`Supervisor`): receive its
+    settings, then perform tasks received on its socket until it closes. It imports nothing
+    of the caller's ``__main__``, so a user's script needs no ``if __name__ == ...`` guard."""
     from manualbp import protocol
     from manualbp.pipeline.work import Workbench
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory_limit is not None:
+    connection = Connection(int(os.environ[_SOCKET_VARIABLE]))
+    settings = connection.recv()
+    sys.path[:] = settings["sys_path"]
+    os.chdir(settings["cwd"])
+    if settings["memory_limit"] is not None:
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-
-    def track(name: str) -> None:
-        method.value = name.encode("utf-8", "replace")[: _METHOD_BYTES - 1]
-
-    protocol.track_calls(track)
+        limit = settings["memory_limit"]
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    board = _MethodBoard(settings["board"], create=False)
+    protocol.track_calls(board.write)
     workbench = Workbench()
     connection.send(_READY)
     while True:
@@ -101,13 +136,14 @@ def _serve(connection: Connection, method: Any, memory_limit: int | None) -> Non
         except ManualbpError as error:
             result = error
         except SystemExit as exit_:
-            running = method.value.decode("utf-8", "replace")
-            result = Death(f"called sys.exit({exit_.code!r})", running, protocol.user_frames(exit_))
+            result = Death(
+                f"called sys.exit({exit_.code!r})", board.read(), protocol.user_frames(exit_)
+            )
         except MemoryError:
-            result = Death("exceeded the memory limit", method.value.decode("utf-8", "replace"))
+            result = Death("exceeded the memory limit", board.read())
         except Exception:
             result = InternalError(traceback.format_exc())
-        track("")
+        board.write("")
         try:
             connection.send(result)
         except Exception:  # an unpicklable result: a bug of ours
@@ -124,14 +160,14 @@ def _receive(connection: Connection) -> Any:
 
 @dataclass
 class _Worker:
-    process: Any
+    process: subprocess.Popen
     connection: Connection
-    method: Any
+    board: _MethodBoard
     position: int | None = None
     started: float = field(default_factory=time.monotonic)
 
     def running(self) -> str:
-        return self.method.value.decode("utf-8", "replace")
+        return self.board.read()
 
 
 class Supervisor:
@@ -153,8 +189,9 @@ class Supervisor:
         self.timeout = timeout
         self.memory_limit = memory_limit
         self.single_threaded = jobs > 1 if single_threaded is None else single_threaded
-        self._context = multiprocessing.get_context("spawn")
         self._workers: list[_Worker] = []
+        self._folder = tempfile.TemporaryDirectory(prefix="manualbp-workers-")
+        self._started: list[str] = []
 
     def __enter__(self) -> Supervisor:
         return self
@@ -163,25 +200,38 @@ class Supervisor:
         self.close()
 
     def _start(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        method = self._context.RawArray("c", _METHOD_BYTES)
-        process = self._context.Process(
-            target=_serve, args=(child, method, self.memory_limit), daemon=True
-        )
+        mine, theirs = socket.socketpair()
+        board_path = os.path.join(self._folder.name, f"method-{len(self._started)}")
+        self._started.append(board_path)
+        board = _MethodBoard(board_path, create=True)
+        environment = dict(os.environ)
         if self.single_threaded:
-            with single_threaded_environment():
-                process.start()
-        else:
-            process.start()
-        child.close()
-        if not parent.poll(_START_TIMEOUT) or _receive(parent) != _READY:
+            environment.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+        environment[_SOCKET_VARIABLE] = str(theirs.fileno())
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from manualbp.pipeline.supervisor import worker_main; "
+             "worker_main()"],
+            env=environment,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        theirs.close()
+        connection = Connection(mine.detach())
+        connection.send(
+            {
+                "sys_path": list(sys.path),
+                "cwd": os.getcwd(),
+                "memory_limit": self.memory_limit,
+                "board": board_path,
+            }
+        )
+        if not connection.poll(_START_TIMEOUT) or _receive(connection) != _READY:
             process.kill()
-            process.join(timeout=5)
+            process.wait(timeout=5)
             raise InternalError(
-                f"a worker process could not start ({exit_words(process.exitcode)}); "
-                "manualbp's supervised workers need an importable __main__ (not stdin)"
+                f"a worker process could not start ({exit_words(process.returncode)})"
             )
-        return _Worker(process, parent, method)
+        return _Worker(process, connection, board)
 
     def _replace(self, worker: _Worker) -> None:
         self._stop(worker)
@@ -189,16 +239,19 @@ class Supervisor:
 
     @staticmethod
     def _stop(worker: _Worker) -> None:
-        if worker.process.is_alive():
+        if worker.process.poll() is None:
             worker.process.kill()
-        worker.process.join(timeout=5)
+        worker.process.wait(timeout=5)
         worker.connection.close()
+        worker.board.close()
 
     def close(self) -> None:
         """Stop every worker (they are killed: nothing they hold is worth waiting for)."""
         for worker in self._workers:
             self._stop(worker)
         self._workers.clear()
+        self._folder.cleanup()
+        self._folder = tempfile.TemporaryDirectory(prefix="manualbp-workers-")
 
     def map(self, tasks: Sequence[Task]) -> Iterator[tuple[int, Any]]:
         """Perform ``tasks`` on the workers; yield ``(position, result)`` as each finishes."""
@@ -231,30 +284,22 @@ class Supervisor:
         busy = [w for w in self._workers if w.position is not None]
         now = time.monotonic()
         deadline = min(w.started + self.timeout for w in busy)
-        ready = wait(
-            [w.connection for w in busy] + [w.process.sentinel for w in busy],
-            timeout=max(0.0, deadline - now),
-        )
+        ready = wait([w.connection for w in busy], timeout=max(0.0, deadline - now))
         for worker in busy:
             position = worker.position
             assert position is not None
-            if worker.connection in ready:
+            if worker.connection in ready:  # an answer, or the end of a process that died
                 try:
                     result = worker.connection.recv()
                 except (EOFError, OSError):
-                    worker.process.join(timeout=5)
-                    result = Death(exit_words(worker.process.exitcode), worker.running())
+                    worker.process.wait(timeout=5)
+                    result = Death(exit_words(worker.process.returncode), worker.running())
                     self._replace(worker)
                 else:
                     worker.position = None
                 if isinstance(result, InternalError):
                     raise result
                 yield position, result
-            elif worker.process.sentinel in ready:
-                worker.process.join(timeout=5)
-                death = Death(exit_words(worker.process.exitcode), worker.running())
-                self._replace(worker)
-                yield position, death
             elif time.monotonic() - worker.started >= self.timeout:
                 death = Death(f"timed out after {self.timeout:g} s", worker.running())
                 self._replace(worker)

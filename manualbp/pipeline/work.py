@@ -22,6 +22,8 @@ from typing import Any
 from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.checks import get_check
+from manualbp.checks.base import declined
+from manualbp.checks.support import supported_space
 from manualbp.findings import Finding
 from manualbp.plan import SubjectPlan, Unit
 from manualbp.protocol import capabilities, implementation_name, load_implementation
@@ -63,7 +65,8 @@ class Workbench:
 
     def describe(self, request: SubjectRequest) -> SubjectPlan:
         """Load ``request`` and describe it: name, capabilities, and its case space narrowed
-        to the architectures it declares (``architectures``), unless the run fixed them."""
+        to the architectures it declares (``architectures``, unless the run fixed them) and
+        to the choices it takes (:func:`manualbp.checks.support.supported_space`)."""
         impl = self.implementation(request.key, request.spec, request.obj)
         space = request.space
         declared = getattr(impl, "architectures", None)
@@ -71,6 +74,7 @@ class Workbench:
             fixed = tuple(a for a in declared if isinstance(a, Architecture))
             if fixed:
                 space = replace(space, fixed=fixed)
+        space = supported_space(space, lambda case: declined(impl, case) is None)
         return SubjectPlan(
             key=request.key,
             spec=request.spec,
@@ -89,18 +93,38 @@ class Workbench:
         return get_check(unit.check).run(unit, impl, subject)
 
     def shrink(self, subject: SubjectPlan, case: Case) -> dict[str, Any] | None:
-        """The smallest case below ``case`` on which the autograd check still fails (searched
-        by Hypothesis, :func:`manualbp.strategies.shrink_failure`), as a dict, or None."""
+        """The smallest case below ``case`` on which the autograd check still fails *with the
+        same diagnosis* (searched by Hypothesis, :func:`manualbp.strategies.shrink_failure`),
+        as a dict, or None: a smaller case failing for another reason would send the user
+        after another bug."""
+        from manualbp import torch_mirror as mirror
+        from manualbp.checks.autograd import check_case
+        from manualbp.diagnosis import diagnose
         from manualbp.strategies import rebuild_hint, shrink_failure, space_below
 
         impl = self.implementation(subject.key, subject.spec, subject.obj)
-        smallest = shrink_failure(impl, space=space_below(case), budget=SHRINK_BUDGET)
+
+        def kind_on(target: Case) -> str | None:
+            found = diagnose(check_case(impl, target, judge_precision=False))
+            return None if found is None else found.kind
+
+        with mirror.threads(1):
+            kind = kind_on(case)
+            if kind is None:
+                return None
+            smallest = shrink_failure(
+                impl,
+                fails=lambda _, target: kind_on(target) == kind,
+                space=space_below(case),
+                budget=SHRINK_BUDGET,
+            )
         if smallest is None:  # the failure did not recur on the cases drawn below it
             return None
         return {
             "impl": subject.name,
             "from_case": case.case_id,
             "from_seed": case.seed,
+            "diagnosis_kind": kind,
             "arch": smallest.arch.to_dict(),
             "batch_size": smallest.batch_size,
             "scale": smallest.meta.get("scale"),

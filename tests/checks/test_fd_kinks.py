@@ -10,7 +10,7 @@ from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.checks import fd
 from manualbp.checks.fd.case import CaseContext
-from manualbp.checks.fd.elementwise import masked_tensor_finding
+from manualbp.checks.fd.entries import masked_tensor_finding
 from manualbp.checks.fd.lines import KINK_REASON, ErrorModel, examine
 from manualbp.checks.fd.objective import Objective
 from manualbp.engine import EngineImplementation, Network

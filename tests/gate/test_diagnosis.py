@@ -263,13 +263,31 @@ def test_no_failure_no_diagnosis() -> None:
     assert diagnose([scalar("grad.W1", "pass"), scalar("loss", "inconclusive")]) is None
 
 
-def test_a_tensor_too_large_to_keep_is_still_diagnosed_as_other() -> None:
+def test_a_tensor_too_large_to_keep_is_diagnosed_from_its_summary() -> None:
     ref = random((MAX_VALUES + 1,))
     finding = tensor("grad.W1", 2.0 * ref, ref, check="fd")
-    assert "impl_values" not in finding.detail
+    assert "impl_values" not in finding.detail and finding.detail["summary"]["factor"] == 2.0
     found = diagnose([finding])
+    assert found is not None and found.kind == "factor_2"
+    scrambled = tensor("grad.W1", ref[::-1].copy(), ref, check="fd")
+    found = diagnose([scrambled])
     assert found is not None and found.kind == "other"
-    assert "no values kept" in found.sentence
+
+
+def test_a_large_delta_without_its_activation_derivative_is_named() -> None:
+    """The autograd check reads f'(z) against a δ too large to keep, where the arrays are."""
+    from manualbp.architecture import Architecture
+    from manualbp.case import case_from_seed
+    from manualbp.mutants import get_mutant
+
+    arch = Architecture((12, 12, 12), ("tanh", "tanh"), loss="half_sse")
+    case = case_from_seed(arch, seed=3, batch_size=16, scale=0.5)
+    mutant = get_mutant("hidden-error-missing-derivative")
+    findings = autograd.check_case(mutant, case, AutogradOptions(steps=0), judge_precision=False)
+    wrong = [f for f in findings if f.verdict == "fail" and f.quantity.startswith("delta.1")]
+    assert wrong and "impl_values" not in wrong[0].detail
+    found = diagnose(findings)
+    assert found is not None and found.kind == "missing_activation_derivative"
 
 
 def test_annotate_writes_on_the_failing_findings_of_each_case_only() -> None:

@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator
 
 from manualbp import torch_mirror as mirror
 from manualbp.case import Case
+from manualbp.checks import precision
 from manualbp.checks.autograd.compare import (
     CHECK_NAME,
     CaseContext,
@@ -66,15 +67,29 @@ __all__ = ["CHECK", "AutogradCheck", "AutogradOptions", "check_case", "has_failu
 
 
 def check_case(
-    impl: object, case: Case, options: AutogradOptions | None = None, impl_name: str = ""
+    impl: object,
+    case: Case,
+    options: AutogradOptions | None = None,
+    impl_name: str = "",
+    judge_precision: bool = True,
 ) -> list[Finding]:
     """Every Finding of the autograd check for one case (see the module docstring).
 
     An unsupported case gives one ``skipped`` Finding (quantity ``case``); anything the
     implementation raises or returns outside the protocol gives a ``fail`` Finding naming
-    the call, and the other comparisons go on.
+    the call, and the other comparisons go on. Failing ones are ``imprecise`` when
+    :func:`manualbp.checks.precision.judge` finds the evidence (rerunning the check at a
+    tamer point, without judging again).
     """
-    options = options or AutogradOptions()
+    findings = _findings(impl, case, options or AutogradOptions(), impl_name)
+    if not judge_precision:
+        return findings
+    return precision.judge(
+        findings, case, lambda tame: check_case(impl, tame, options, impl_name, False)
+    )
+
+
+def _findings(impl: object, case: Case, options: AutogradOptions, impl_name: str) -> list[Finding]:
     context = CaseContext(case, impl_name or implementation_name(impl))
     try:
         reason = unsupported_reason(impl, case.arch)

@@ -12,6 +12,7 @@ from manualbp.architecture import Architecture
 from manualbp.case import Case
 from manualbp.checks.autograd.reference import Pick, Reference
 from manualbp.checks.autograd.tolerance import tolerance_reason
+from manualbp.factors import matches
 from manualbp.findings import Finding, compact_values, tensor_finding
 from manualbp.params import Params
 from manualbp.protocol import (
@@ -20,6 +21,7 @@ from manualbp.protocol import (
     as_loss,
     call,
     checked_gradients,
+    fault_detail,
 )
 
 CHECK_NAME = "autograd"
@@ -46,7 +48,7 @@ class CaseContext:
         )
 
     def fault(self, quantity: str, fault: Exception) -> Finding:
-        return self.finding(quantity, "fail", str(fault), method=METHOD)
+        return self.finding(quantity, "fail", str(fault), method=METHOD, detail=fault_detail(fault))
 
     def compare(
         self,
@@ -128,19 +130,33 @@ def case_evidence(case: Case) -> dict[str, Any]:
     }
 
 
-def delta_evidence(case: Case, reference: Reference, layer: int) -> dict[str, Any]:
+def delta_evidence(
+    case: Case, reference: Reference, layer: int, delta: np.ndarray
+) -> dict[str, Any]:
     """For a failing ``delta.l``: the activation, the reference z_l (N, n_l) and the slopes
     f'(z_l) and f'(a_l) (the derivative at the input and, as a classic bug takes it, at the
     output of the activation), and below the output what the recurrence
     δ_l = (δ_{l+1} W_{l+1}) ⊙ f'(z_l) multiplies: the reference δ_{l+1} (N, n_{l+1}),
-    W_{l+1} (n_{l+1}, n_l) and W_l (n_l, n_{l-1}) (flat, C order)."""
+    W_{l+1} (n_{l+1}, n_l) and W_l (n_l, n_{l-1}) (flat, C order). A δ too large to keep
+    (more than MAX_VALUES entries) has the activation-derivative patterns read here, where
+    the arrays are (``summary``: whether δ ⊙ f'(z) is the reference, and δ ⊙ f'(z) the
+    reference ⊙ f'(a))."""
     activation = case.arch.activations[layer - 1]
+    dz = reference.main.derivative[layer - 1]
+    da = mirror.activation_derivative(activation, reference.main.a[layer - 1])
     evidence: dict[str, Any] = {
         "activation": activation,
         "z": compact_values(reference.main.z[layer - 1]),
-        "dz": compact_values(reference.main.derivative[layer - 1]),
-        "da": compact_values(mirror.activation_derivative(activation, reference.main.a[layer - 1])),
+        "dz": compact_values(dz),
+        "da": compact_values(da),
     }
+    if evidence["z"] is None:
+        ref = reference.main.delta[layer - 1]
+        evidence["slopes"] = {
+            "missing_activation_derivative": not matches(dz, np.ones_like(dz))
+            and matches(delta * dz, ref),
+            "derivative_at_output": not matches(da, dz) and matches(delta * dz, ref * da),
+        }
     if layer < case.arch.depth:
         evidence["delta_next"] = compact_values(reference.main.delta[layer])
         evidence["W_next"] = compact_values(case.params[f"W{layer + 1}"])
@@ -231,6 +247,6 @@ def delta_findings(impl: object, context: CaseContext, reference: Reference) -> 
             context, reference, f"delta.{layer}", delta, lambda b, i=layer - 1: b.delta[i]
         )
         if finding.verdict == "fail":
-            finding.detail.update(delta_evidence(case, reference, layer))
+            finding.detail.update(delta_evidence(case, reference, layer, np.asarray(delta)))
         findings.append(finding)
     return findings

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from manualbp.case import Case
+from manualbp.checks import precision
 from manualbp.checks.base import case_units, prepare_case
 from manualbp.checks.fd.case import METHODS, CaseContext, FDOptions
 from manualbp.checks.fd.consistency import call_gradients, consistency_findings
@@ -47,6 +48,7 @@ from manualbp.protocol import (
     ImplementationFault,
     Unsupported,
     capabilities,
+    fault_detail,
     unsupported_reason,
 )
 
@@ -72,13 +74,24 @@ def run(
 
 
 def check_case(
-    impl: object, case: Case, impl_name: str = "", options: FDOptions | None = None
+    impl: object,
+    case: Case,
+    impl_name: str = "",
+    options: FDOptions | None = None,
+    judge_precision: bool = True,
 ) -> list[Finding]:
-    """Every Finding of the finite-difference check on one case (see :func:`run`)."""
+    """Every Finding of the finite-difference check on one case (see :func:`run`); failing
+    ones are ``imprecise`` when :func:`manualbp.checks.precision.judge` finds the evidence
+    (rerunning the check at a tamer point, without judging again)."""
     options = options or FDOptions()
     small = case.arch.n_params <= options.max_elementwise
     with blas_threads(options.blas_threads if small else None):
-        return list(_run_case(impl, case, impl_name, options))
+        findings = list(_run_case(impl, case, impl_name, options))
+    if not judge_precision:
+        return findings
+    return precision.judge(
+        findings, case, lambda tame: check_case(impl, tame, impl_name, options, False)
+    )
 
 
 class FDCheck:
@@ -120,6 +133,29 @@ def _problem(
         method=method,
         seed=case.seed,
         impl=impl_name,
+        detail=fault_detail(error),
+    )
+
+
+#: A loss at least this large (about the square root of the largest float) is rounded in
+#: units so coarse that no finite difference of it resolves a gradient: comparing would be
+#: vacuous, so the case is ``inconclusive``.
+HUGE_LOSS = 1e154
+
+
+def _vacuous(case: Case, impl_name: str, f0: float) -> Finding:
+    return Finding(
+        check="fd",
+        case=case.case_id,
+        quantity="case",
+        verdict="inconclusive",
+        reason=(
+            f"the loss is {f0:.3g}: its rounding (about {abs(f0) * 2.2e-16:.2g}) swamps any "
+            "difference of it, so finite differences cannot resolve the gradient (a "
+            "comparison would pass vacuously)"
+        ),
+        seed=case.seed,
+        impl=impl_name,
     )
 
 
@@ -138,6 +174,9 @@ def _run_case(impl: object, case: Case, impl_name: str, options: FDOptions) -> I
     except (ImplementationFault, Unsupported) as error:
         yield _problem(case, impl_name, error, "loss()")
         return
+    if abs(f0) >= HUGE_LOSS:
+        yield _vacuous(case, impl_name, f0)
+        return
     try:
         first = call_gradients(impl, case)
     except (ImplementationFault, Unsupported) as error:
@@ -145,7 +184,7 @@ def _run_case(impl: object, case: Case, impl_name: str, options: FDOptions) -> I
         return
     rng = np.random.default_rng([options.seed, case.seed if case.seed is not None else 0])
     try:
-        noise = loss_noise(objective, f0, rng)
+        noise, measured_noise = loss_noise(objective, f0, rng)
     except (ImplementationFault, Unsupported) as error:
         yield _problem(case, impl_name, error, "loss()")
         return
@@ -154,7 +193,9 @@ def _run_case(impl: object, case: Case, impl_name: str, options: FDOptions) -> I
     except (ImplementationFault, Unsupported) as error:
         yield _problem(case, impl_name, error, "gradients()")
         return
-    ctx = CaseContext(case, impl_name, options, objective, f0, first.grads, noise, noise_g, rng)
+    ctx = CaseContext(
+        case, impl_name, options, objective, f0, first.grads, noise, noise_g, rng, measured_noise
+    )
     methods: dict[str, Callable[[], Iterable[Finding]]] = {
         "consistency": lambda: consistency_findings(ctx, first, impl),
         "central": lambda: central_findings(ctx),

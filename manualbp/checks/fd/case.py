@@ -12,6 +12,7 @@ from manualbp.case import Case
 from manualbp.checks.fd.lines import ErrorModel
 from manualbp.checks.fd.objective import EPS, Objective
 from manualbp.errors import UsageError
+from manualbp.facts import ACTIVATION_FACTS
 from manualbp.findings import Finding
 from manualbp.params import flatten
 
@@ -35,8 +36,9 @@ class FDOptions:
     taylor_steps: steps h_0·2^-k, k = 0..taylor_steps-1, of the Taylor-remainder ladder.
     taylor_margin: the remainder counts only where it exceeds this multiple of its
     round-off 2·ε_f.
-    nondet_tol: largest difference allowed between two gradients() calls (0: identical,
-    as torch.autograd.gradcheck's default nondet_tol).
+    nondet_tol: absolute difference allowed between two gradients() calls on top of their
+    rounding allowance κ(γ|g| + E_g) (0 by default; an implementation that is random by
+    design can be given more).
     blas_threads: OpenBLAS threads while a case of at most ``max_elementwise`` parameters is
     checked (its products are small; see :mod:`.threads`); None leaves them as they are.
     """
@@ -119,6 +121,7 @@ class CaseContext:
     noise: float
     gradient_noise: float
     rng: np.random.Generator
+    measured_noise: float = 0.0
     g: np.ndarray = field(init=False)
     model: ErrorModel = field(init=False)
 
@@ -133,6 +136,20 @@ class CaseContext:
             gradient_noise=self.gradient_noise,
             safety=self.options.safety,
         )
+
+    @property
+    def relative_noise(self) -> float:
+        """ρ = the measured noise of the loss relative to its value: the relative error of a
+        loss computed through cancelling formulas, which its complex-step derivative
+        inherits (0 for a loss computed to rounding)."""
+        if self.measured_noise <= 0.0 or self.f0 == 0.0:
+            return 0.0
+        return min(1.0, self.measured_noise / abs(self.f0))
+
+    @property
+    def kinked(self) -> bool:
+        """True when some layer's activation has a kink (a perturbation may cross it)."""
+        return any(ACTIVATION_FACTS[name].has_kink for name in self.case.arch.activations)
 
     def finding(self, **fields: Any) -> Finding:
         """A Finding of check ``fd`` labelled with this case, its seed and the implementation."""

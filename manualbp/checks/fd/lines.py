@@ -34,18 +34,24 @@ differ at a kink and agree where φ is smooth.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from manualbp.checks.fd.objective import EPS
-
-#: cbrt(eps): the step of a central difference that balances truncation and round-off.
-CBRT_EPS = float(np.cbrt(EPS))
+from manualbp.checks.fd.objective import CBRT_EPS
 
 KINK_REASON = "perturbation crosses a non-differentiable point (ReLU kink)"
+ROUGH_REASON = (
+    "the implementation's loss is not smooth at these steps (its own formulas round in steps "
+    "larger than the difference can resolve); finite differences cannot decide"
+)
+OVERFLOW_REASON = (
+    "the implementation's loss is not finite at any step around this point (its formulas "
+    "overflow there); finite differences cannot decide"
+)
 
 #: Each refinement divides the step by this factor (the fourth-order truncation then drops
 #: 16x while the round-off allowance grows 2x).
@@ -115,7 +121,10 @@ class LineVerdict:
     ``outcome``: ``agrees`` (with D at step ``step``), ``smooth`` (F ≈ B and s within their
     truncation: the fallback when D's own truncation is too large), ``one_sided`` (a kink,
     s matches F or B), ``kink`` (between F and B: inconclusive), ``kink_far`` (far outside
-    [F, B]: fail), ``refuted`` (φ smooth at the finest decisive step and s off: fail).
+    [F, B]: fail), ``refuted`` (φ smooth at the finest decisive step and s off: fail),
+    ``rough`` (F and B differ on a line through no kink: the loss itself is not smooth at
+    these steps — rounding steps of the implementation's own formulas — so differences cannot
+    decide: inconclusive), ``overflow`` (φ is not finite at any step around 0: inconclusive).
     ``ref`` is the value s was compared with, ``allowance`` the bound it had to meet.
     """
 
@@ -135,6 +144,8 @@ class LineVerdict:
             "kink": "inconclusive",
             "kink_far": "fail",
             "refuted": "fail",
+            "rough": "inconclusive",
+            "overflow": "inconclusive",
         }[self.outcome]
 
 
@@ -152,6 +163,7 @@ def examine(
     l1: float = 1.0,
     min_step: float = 0.0,
     levels: int = 30,
+    kinked: bool = True,
 ) -> LineVerdict:
     """Decide whether ``slope`` = φ'(0) for φ given by ``line`` (steps (M,) -> φ values).
 
@@ -163,7 +175,16 @@ def examine(
     the reference stops moving (two ``refuted`` levels whose D(t) differ by less than the
     allowance: halving the step changes nothing but round-off), a kink can no longer be
     told from round-off, or no decisive step is left; the finest level's verdict stands.
+
+    A step at which φ is not finite (a perturbation that overflows the implementation's
+    formulas) is halved before anything is compared (``overflow`` when no finite step is
+    left). ``kinked`` says whether the line can cross a kink at all (the network has a ReLU):
+    when it cannot, one-sided derivatives that differ mean a rough loss (``rough``).
     """
+    start = _finite_step(line, step, min_step, levels)
+    if start is None:
+        return LineVerdict("overflow", math.nan, step, math.inf, {"step": step})
+    step = start
 
     def level(t: float) -> LineVerdict:
         values = line(stencil_offsets(t))
@@ -198,7 +219,22 @@ def examine(
         moved = abs(verdict.detail["central"] - previous.detail["central"])
         if verdict.outcome == previous.outcome == "refuted" and moved <= verdict.allowance:
             break
+    verdict.detail["kinked"] = kinked
+    if not kinked and verdict.outcome in ("one_sided", "kink"):
+        return replace(verdict, outcome="rough")
     return verdict
+
+
+def _finite_step(line: LineFunction, step: float, min_step: float, levels: int) -> float | None:
+    """The largest of step, step/2, ... (at most ``levels`` halvings, not below
+    ``min_step``) at which φ is finite on the whole stencil, or None."""
+    for _ in range(levels + 1):
+        if np.all(np.isfinite(line(stencil_offsets(step)))):
+            return step
+        step /= REFINE_FACTOR
+        if step < min_step:
+            return None
+    return None
 
 
 def _one_sided(slope: float, finest: dict[str, float], allowed: float) -> LineVerdict:

@@ -31,6 +31,8 @@ from manualbp.protocol import (
 )
 
 EPS = float(np.finfo(np.float64).eps)
+#: cbrt(eps): the step of a central difference that balances truncation and round-off.
+CBRT_EPS = float(np.cbrt(EPS))
 
 #: Rows per block of perturbed parameter vectors (bounds memory at BLOCK_ROWS·P numbers).
 BLOCK_ROWS = 256
@@ -75,17 +77,22 @@ class Objective:
         """P, the number of scalar parameters."""
         return int(self.theta.shape[0])
 
-    def value(self, theta: np.ndarray) -> float | complex:
-        """f(θ) for one vector θ (P,); complex θ must give a complex value (complex step)."""
+    def value(self, theta: np.ndarray, finite: bool = True) -> float | complex:
+        """f(θ) for one vector θ (P,); complex θ must give a complex value (complex step).
+
+        ``finite``: a non-finite value is an ImplementationFault (the case's own point);
+        otherwise (a perturbed point) it is returned, for the method to judge: an overflow
+        of a perturbation is an artefact of the method, not a fault of the implementation.
+        """
         params = unflatten(self.arch, np.array(theta, copy=True))
-        number = as_loss(call(self.impl, "loss", self.arch, params, self.x, self.y))
+        number = as_loss(call(self.impl, "loss", self.arch, params, self.x, self.y), "loss", finite)
         if np.iscomplexobj(theta):
             if not isinstance(number, complex):
                 raise ImplementationFault(
                     f"loss() returned {number!r} for complex parameters, expected a complex "
                     "value (the implementation declares supports_complex)"
                 )
-            if not (math.isfinite(number.real) and math.isfinite(number.imag)):
+            if finite and not (math.isfinite(number.real) and math.isfinite(number.imag)):
                 raise ImplementationFault(f"loss() returned {number!r}, expected a finite value")
             return number
         return float(np.real(number))
@@ -106,10 +113,11 @@ class Objective:
         """[f(θ_1), ..., f(θ_M)] for a block of parameter vectors ``thetas`` (M, P) -> (M,).
 
         One ``loss`` call per vector: what :meth:`along` and :meth:`coordinates` fall back on
-        when the implementation offers no batched method for them.
+        when the implementation offers no batched method for them. Perturbed values may be
+        non-finite (see :meth:`value`).
         """
         dtype = np.complex128 if np.iscomplexobj(thetas) else np.float64
-        return np.array([self.value(row) for row in thetas], dtype=dtype)
+        return np.array([self.value(row, finite=False) for row in thetas], dtype=dtype)
 
     def point(self, direction: np.ndarray, step: float | complex) -> np.ndarray:
         """θ + t·u (P,) for a direction u (P,) and a real or complex step t."""
@@ -227,19 +235,36 @@ def ecnoise(values: np.ndarray) -> np.ndarray:
     return np.sqrt(gamma * np.mean(differences**2, axis=0))
 
 
-def loss_noise(objective: Objective, f0: float, rng: np.random.Generator) -> float:
-    """ε_f, the absolute rounding noise of one evaluation of f near θ.
+#: The coarse spacing of the noise probe, relative to the central difference's step: a loss
+#: computed through cancelling formulas (log(1 - σ(z)) of a saturated unit) rounds in steps
+#: that a probe 2^-40 long never crosses but a central difference does.
+COARSE_SPACING = CBRT_EPS / 16.0
 
-    :func:`ecnoise` of f at θ + jδu along 3 random unit directions u, the median of the
-    three; floored at eps·max(|f(θ)|, 1), the rounding of the value itself (a loss made of
-    O(1) targets and outputs cannot be resolved more finely).
+
+def loss_noise(objective: Objective, f0: float, rng: np.random.Generator) -> tuple[float, float]:
+    """(ε_f, measured): the absolute rounding noise of one evaluation of f near θ.
+
+    :func:`ecnoise` of f at θ + jδu along 3 random unit directions u, at two spacings — δ
+    (:data:`NOISE_SPACING`, the rounding of the formulas at one point) and δ' =
+    :data:`COARSE_SPACING`·max(1, |θ|_∞) (the rounding steps a central difference crosses) —
+    the larger of the two per direction, the median of the three directions (``measured``,
+    directions whose probe overflows left out); ε_f is that floored at eps·max(|f(θ)|, 1),
+    the rounding of the value itself (a loss made of O(1) targets and outputs cannot be
+    resolved more finely).
     """
-    offsets = _probe_offsets(objective)
-    sigmas = [
-        float(ecnoise(objective.along(unit_direction(rng, objective.size), offsets)))
-        for _ in range(NOISE_DIRECTIONS)
-    ]
-    return max(float(np.median(sigmas)), EPS * max(abs(f0), 1.0))
+    fine = _probe_offsets(objective)
+    coarse = fine / NOISE_SPACING * COARSE_SPACING
+    sigmas = []
+    for _ in range(NOISE_DIRECTIONS):
+        values = objective.along(
+            unit_direction(rng, objective.size), np.concatenate([fine, coarse])
+        )
+        sigmas.append(
+            max(float(ecnoise(values[:NOISE_POINTS])), float(ecnoise(values[NOISE_POINTS:])))
+        )
+    finite = [sigma for sigma in sigmas if math.isfinite(sigma)]
+    measured = float(np.median(finite)) if finite else 0.0
+    return max(measured, EPS * max(abs(f0), 1.0)), measured
 
 
 def gradient_noise(objective: Objective, rng: np.random.Generator) -> float:

@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 
 from manualbp.checks.fd.case import CaseContext, relative_error
-from manualbp.checks.fd.lines import CBRT_EPS, KINK_REASON, LineVerdict, examine
+from manualbp.checks.fd.lines import (
+    CBRT_EPS,
+    KINK_REASON,
+    OVERFLOW_REASON,
+    ROUGH_REASON,
+    LineVerdict,
+    examine,
+)
 from manualbp.checks.fd.objective import EPS, unit_direction
 from manualbp.findings import Finding
 
@@ -100,8 +107,11 @@ def _tensor_finding(ctx: CaseContext, name: str, part: slice, v: np.ndarray) -> 
         linear = np.array([ctx.g @ (objective.point(v, sign * h) - objective.theta) for h in steps])
         signed[sign] = values - ctx.f0 - linear
     threshold = ctx.options.taylor_margin * 2.0 * ctx.model.noise
-    plus = read_side(np.abs(signed[1.0]), threshold)
-    minus = read_side(np.abs(signed[-1.0]), threshold)
+    # a step whose perturbed loss overflows (large steps of a naive exp) is left out: the
+    # ratios are read on the steps that remain, which are the small ones that matter
+    overflowed = {sign: ~np.isfinite(signed[sign]) for sign in signed}
+    plus = read_side(np.where(overflowed[1.0], np.nan, np.abs(signed[1.0])), threshold)
+    minus = read_side(np.where(overflowed[-1.0], np.nan, np.abs(signed[-1.0])), threshold)
     chosen = CBRT_EPS * theta_scale
     slope = float(ctx.g @ v)
     detail = {
@@ -112,6 +122,7 @@ def _tensor_finding(ctx: CaseContext, name: str, part: slice, v: np.ndarray) -> 
         "ratios_minus": minus.ratios,
         "order_plus": plus.order,
         "order_minus": minus.order,
+        "overflowed_steps": int(overflowed[1.0].sum() + overflowed[-1.0].sum()),
         "step_curve": {
             "h": [float(h) for h in steps],
             "error": [float(e) for e in np.abs(signed[1.0] - signed[-1.0]) / (2.0 * steps)],
@@ -153,6 +164,7 @@ def _tensor_finding(ctx: CaseContext, name: str, part: slice, v: np.ndarray) -> 
         l1=float(np.sum(np.abs(v))),
         min_step=64.0 * EPS * theta_scale,
         levels=ctx.options.refine_levels,
+        kinked=ctx.kinked,
     )
     detail["examined"] = {"outcome": verdict.outcome, **verdict.detail}
     return ctx.finding(
@@ -169,12 +181,21 @@ def _tensor_finding(ctx: CaseContext, name: str, part: slice, v: np.ndarray) -> 
 def _reason(verdict: LineVerdict, shapes: set[str], detail: dict[str, Any]) -> str:
     """Why neither side decayed like h², given what the central differences along v found."""
     if verdict.verdict == "pass":
+        cause = (
+            "because the steps cross kinks"
+            if verdict.detail.get("kinked", True)
+            else "(the loss rounds in steps at these sizes)"
+        )
         return (
-            "the remainder is first-order on both sides because the steps cross kinks; "
+            f"the remainder is not quadratic on either side {cause}; "
             f"the derivative along v at step {verdict.step:.3g} agrees with gᵀv"
         )
     if verdict.outcome == "kink":
         return KINK_REASON
+    if verdict.outcome == "rough":
+        return ROUGH_REASON
+    if verdict.outcome == "overflow":
+        return OVERFLOW_REASON
     if shapes == {"linear"}:
         return (
             f"the remainder shrinks like h (ratio {detail['ratio']:.3g} per halving, order "

@@ -36,7 +36,7 @@ from manualbp.checks.published.rules import judge, parse_printed
 from manualbp.checks.published.values import MLPValues, affine_values, graph_values
 from manualbp.findings import Finding
 from manualbp.plan import Plan, SubjectPlan, Unit
-from manualbp.protocol import ImplementationFault, Unsupported, unsupported_reason
+from manualbp.protocol import ImplementationFault, Unsupported, fault_detail, unsupported_reason
 
 __all__ = [
     "ReferenceExample",
@@ -120,6 +120,7 @@ def quantity_finding(
     except Unsupported as exc:
         return Finding(verdict="skipped", reason=str(exc), **base)
     except ImplementationFault as exc:
+        base["detail"].update(fault_detail(exc))
         return Finding(verdict="fail", reason=f"the implementation misbehaved: {exc}", **base)
     verdict, reason = judge(value, quantity.printed, quantity.rule, spread, quantity.erratum)
     error = abs(value - printed)
