@@ -10,7 +10,10 @@ Registered as a ``pytest11`` entry point, so installing manualbp is enough:
   report ``PATH`` with the suffix ``.json`` and the HTML page with the suffix ``.html``
   (``reports/tests.json`` or ``reports/tests.html`` both write both files), and prints
   one summary line naming them. Each Finding carries its test's node id in
-  ``detail["test"]``.
+  ``detail["test"]``;
+- ``--manualbp-junit PATH`` and ``--manualbp-markdown PATH`` write the same Findings as
+  JUnit XML (one testcase per implementation, check and case) and as a Markdown summary,
+  with or without ``--manualbp-report``; all the files are written together.
 
 Under pytest-xdist each worker sends its Findings to the controller (``workeroutput``,
 read in ``pytest_testnodedown``) and only the controller writes, so ``-n 4`` gives one
@@ -32,8 +35,10 @@ import pytest
 from manualbp.api import DEFAULT_CHECKS
 from manualbp.architecture import Architecture
 from manualbp.case import Case
+from manualbp.errors import ManualbpError
 from manualbp.findings import Finding, counts
 from manualbp.report.model import Report, environment
+from manualbp.report.outputs import Outputs
 from manualbp.space import ArchSpace
 
 __all__ = [
@@ -218,12 +223,12 @@ def failure_message(findings: Sequence[Finding], name: str) -> str:
 
 COLLECTOR = pytest.StashKey[FindingCollector]()
 """``config.stash[COLLECTOR]``: the session's :class:`FindingCollector`."""
-WRITTEN = pytest.StashKey[tuple[Path, Path]]()
-"""``config.stash[WRITTEN]``: the (JSON, HTML) paths the controller wrote."""
+WRITTEN = pytest.StashKey[list[Path]]()
+"""``config.stash[WRITTEN]``: the paths the controller wrote."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """``--manualbp-report PATH``."""
+    """``--manualbp-report PATH``, ``--manualbp-junit PATH``, ``--manualbp-markdown PATH``."""
     group = parser.getgroup("manualbp", "manualbp gradient checks")
     group.addoption(
         "--manualbp-report",
@@ -232,10 +237,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the Findings of every manualbp check in the session as PATH.json and "
         "PATH.html (the suffix of PATH is replaced)",
     )
+    group.addoption(
+        "--manualbp-junit",
+        metavar="PATH",
+        default=None,
+        help="write the Findings as JUnit XML (one testcase per implementation, check and case)",
+    )
+    group.addoption(
+        "--manualbp-markdown",
+        metavar="PATH",
+        default=None,
+        help="write a Markdown summary of the Findings (for a CI step summary)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start the session's collector."""
+    """Check the report paths can be written (a usage error otherwise), start the
+    session's collector."""
+    outputs = report_outputs(config)
+    if outputs is not None and not hasattr(config, "workerinput"):
+        try:
+            outputs.check()
+        except ManualbpError as exc:
+            raise pytest.UsageError(str(exc)) from None
     collector = FindingCollector()
     config.stash[COLLECTOR] = collector
     _ACTIVE.append(collector)
@@ -257,6 +281,28 @@ def report_paths(config: pytest.Config) -> tuple[Path, Path] | None:
     return path.with_suffix(".json"), path.with_suffix(".html")
 
 
+def report_outputs(config: pytest.Config) -> Outputs | None:
+    """Every file the options ask for, relative to where pytest was started; None when
+    none is asked for."""
+    pages = report_paths(config)
+    here = config.invocation_params.dir
+    junit, markdown = (config.getoption(name) for name in ("manualbp_junit", "manualbp_markdown"))
+    if pages is None and not junit and not markdown:
+        return None
+    return Outputs(
+        json=pages[0] if pages else None,
+        html=pages[1] if pages else None,
+        junit=here / junit if junit else None,
+        markdown=here / markdown if markdown else None,
+        options=(
+            ("json", "--manualbp-report"),
+            ("html", "--manualbp-report"),
+            ("junit", "--manualbp-junit"),
+            ("markdown", "--manualbp-markdown"),
+        ),
+    )
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """Controller under xdist: take the Findings a worker sent."""
@@ -269,21 +315,19 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """A worker sends its Findings; the controller (or a plain run) writes the report."""
     config = session.config
-    paths = report_paths(config)
-    if paths is None:
+    outputs = report_outputs(config)
+    if outputs is None:
         return
     collector = config.stash[COLLECTOR]
     if hasattr(config, "workerinput"):
         sent = json.dumps(Report(findings=collector.findings).to_dict(), allow_nan=False)
         config.workeroutput[WORKER_OUTPUT_KEY] = sent  # type: ignore[attr-defined]
         return
-    from manualbp.report.html import write_html
-
     report = collector.report()
-    json_path, html_path = paths
-    report.write(json_path)
-    write_html(report, html_path)
-    config.stash[WRITTEN] = (json_path, html_path)
+    argv = [str(arg) for arg in config.invocation_params.args]
+    report.metadata["argv"] = argv
+    report.metadata["command"] = " ".join(["pytest", *argv])
+    config.stash[WRITTEN] = outputs.write(report)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -293,9 +337,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     findings = config.stash[COLLECTOR].findings
     failed = sum(f.verdict == "fail" for f in findings)
-    json_path, html_path = written
+    paths = " ".join(str(path) for path in written)
     terminalreporter.write_line(
-        f"manualbp report: {len(findings)} findings, {failed} failed: {json_path} {html_path}"
+        f"manualbp report: {len(findings)} findings, {failed} failed: {paths}"
     )
 
 

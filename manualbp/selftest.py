@@ -38,7 +38,8 @@ from manualbp.pipeline.run import Progress, describe, raise_bad_input, run_subje
 from manualbp.pipeline.supervisor import DEFAULT_MEMORY_LIMIT, DEFAULT_TIMEOUT, Supervisor
 from manualbp.pipeline.work import SubjectRequest
 from manualbp.plan import Plan
-from manualbp.report.model import Report, environment
+from manualbp.report.model import Outcome, Report, environment
+from manualbp.report.verdict import selftest_outcome
 from manualbp.space import ArchSpace
 from manualbp.verify import VerifyOptions, load_references
 
@@ -209,29 +210,10 @@ def _run(options: SelftestOptions, executor: Executor, progress: Progress | None
     return Report(findings=findings, metadata=metadata, extras=extras)
 
 
-@dataclass(frozen=True)
-class SelftestOutcome:
-    """Exit code 0 (every mutant killed, the engine clean) or 1, and the verdict line."""
-
-    exit_code: int
-    message: str
-
-
-def outcome(report: Report) -> SelftestOutcome:
-    """The verdict of a selftest Report: 1 when a mutant survived or the engine failed."""
-    surviving = report.extras["selftest"]["survivors"]
-    engine_fails = sum(row.get("fail", 0) for row in report.extras["selftest"]["engine"].values())
-    problems = []
-    if surviving:
-        problems.append(f"{len(surviving)} mutant(s) survived every check: {', '.join(surviving)}")
-    if engine_fails:
-        problems.append(f"the correct engine got {engine_fails} fail(s) (false alarms)")
-    if problems:
-        return SelftestOutcome(1, "SELFTEST FAIL: " + "; ".join(problems))
-    mutants = len(report.extras["kill_matrix"]["mutants"])
-    return SelftestOutcome(
-        0, f"SELFTEST PASS: all {mutants} mutant(s) caught, no false alarm on the correct engine"
-    )
+def outcome(report: Report) -> Outcome:
+    """The verdict of a selftest Report: 1 when a mutant survived or the engine failed
+    (:func:`manualbp.report.verdict.selftest_outcome`, which the page states too)."""
+    return selftest_outcome(report)
 
 
 def matrix_lines(report: Report) -> list[str]:

@@ -13,8 +13,8 @@ from manualbp.cli.progress import progress_for
 from manualbp.errors import UsageError
 from manualbp.pipeline.layers import LayerRequest
 from manualbp.pipeline.supervisor import usable_cores
-from manualbp.report.files import check_writable, write_together
-from manualbp.report.model import Report, outcome
+from manualbp.report.model import outcome
+from manualbp.report.outputs import Outputs
 from manualbp.report.text import clean, write_summary
 from manualbp.space import ArchSpace
 
@@ -98,14 +98,25 @@ def html_path(args: argparse.Namespace) -> Path | None:
     return json_path.with_suffix(".html")
 
 
-def write_report(report: Report, json_path: Path, page: Path | None) -> None:
-    """The JSON report and its page, renamed into place together once both are written."""
-    files = [(json_path, report.to_json())]
-    if page is not None:
-        from manualbp.report.html import render_html
-
-        files.append((page, render_html(report)))
-    write_together(files)
+def outputs_of(
+    args: argparse.Namespace, json_path: Path | None, page: Path | None, page_option: str = "--html"
+) -> Outputs:
+    """The files a command writes: its JSON and page, and ``--junit``/``--markdown`` when
+    given; every path checked writable (one line, exit 2) before anything runs."""
+    outputs = Outputs(
+        json=json_path,
+        html=page,
+        junit=getattr(args, "junit", None),
+        markdown=getattr(args, "markdown", None),
+        options=(
+            ("json", "--json"),
+            ("html", page_option),
+            ("junit", "--junit"),
+            ("markdown", "--markdown"),
+        ),
+    )
+    outputs.check()
+    return outputs
 
 
 def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -114,9 +125,7 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from manualbp.verify import DEFAULT_CASES, VerifyOptions, run_verify
 
     page = html_path(args)
-    check_writable(args.json, "--json")
-    if page is not None:
-        check_writable(page, "--html")
+    outputs = outputs_of(args, args.json, page)
     space = space_from(args)
     check_case_memory(space, args.memory_limit)
     layers = layer_requests(args)
@@ -148,7 +157,7 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if progress is not None:
             progress.clear()
     result = outcome(report)
-    write_report(report, args.json, page)
+    outputs.write(report)
     if args.quiet:
         out.write(result.message + "\n")
     else:
@@ -156,27 +165,46 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"report: {clean(args.json)}\n")
         if page is not None:
             out.write(f"page: {clean(page)}\n")
+        write_ci_paths(outputs, out)
     return result.exit_code
 
 
+def write_ci_paths(outputs: Outputs, out: TextIO) -> None:
+    """Print where the JUnit and Markdown files went, when written."""
+    for label, path in (("junit", outputs.junit), ("markdown", outputs.markdown)):
+        if path is not None:
+            out.write(f"{label}: {clean(path)}\n")
+
+
 def report(args: argparse.Namespace, out: TextIO) -> int:
-    """``manualbp report``."""
-    from manualbp.report.html import report_command
+    """``manualbp report``: render (or merge, then render) and print the verdict; exit 0 or
+    1 as ``manualbp verify`` would for the same findings."""
+    from manualbp.report.html import load_reports
+    from manualbp.report.verdict import run_outcome
 
     inputs = [*args.inputs, *args.merge]
     if not inputs:
         raise UsageError("got no report file, expected JSON [JSON ...] or --merge JSON [JSON ...]")
-    merge = True if args.merge else None
-    out.write(f"page: {report_command(inputs, args.output, merge)}\n")
-    return 0
+    outputs = outputs_of(args, args.json, args.output, "-o/--output")
+    loaded = load_reports(inputs, True if args.merge else None)
+    result = run_outcome(loaded)
+    outputs.write(loaded)
+    if args.quiet:
+        out.write(result.message + "\n")
+        return result.exit_code
+    write_summary(loaded, result, args.max_failures, out)
+    if args.json is not None:
+        out.write(f"report: {clean(args.json)}\n")
+    out.write(f"page: {clean(args.output)}\n")
+    write_ci_paths(outputs, out)
+    return result.exit_code
 
 
 def selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """``manualbp selftest``."""
     from manualbp import selftest as run
 
-    check_writable(args.json, "--json")
-    check_writable(args.html, "--html")
+    outputs = outputs_of(args, args.json, args.html)
     names = tuple(n.strip() for n in (args.mutants or "").split(",") if n.strip())
     if args.mutants is not None and not names:
         raise UsageError(f"--mutants: got {args.mutants!r}, expected comma-separated mutant names")
@@ -196,7 +224,7 @@ def selftest(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if progress is not None:
             progress.clear()
     result = run.outcome(result_report)
-    write_report(result_report, args.json, args.html)
+    outputs.write(result_report)
     if not args.quiet:
         out.write("\n".join(run.matrix_lines(result_report)) + "\n\n")
     out.write(result.message + "\n")

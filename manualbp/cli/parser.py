@@ -83,6 +83,23 @@ class _LayerAction(argparse.Action):
         namespace.layers = layers
 
 
+def _ci_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--junit",
+        type=Path,
+        metavar="PATH",
+        help="also write JUnit XML: one testcase per implementation, check and case, failures "
+        "with their root cause and reproduce line (for CI test reporters)",
+    )
+    group.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="PATH",
+        help="also write a compact Markdown summary (for a pull-request comment or a CI step "
+        "summary)",
+    )
+
+
 def _verify_parser(sub: argparse._SubParsersAction) -> None:
     verify = sub.add_parser(
         "verify",
@@ -182,6 +199,7 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:
         "else the JSON's name with .html)",
     )
     output.add_argument("--no-html", action="store_true", help="write the JSON report only")
+    _ci_options(output)
     output.add_argument(
         "--shard", metavar="I/N", help="run shard I of N of the random cases (merge with report)"
     )
@@ -189,7 +207,7 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:
         "--max-failures",
         type=parse.non_negative_int,
         default=10,
-        help="failure lines to print (10)",
+        help="root causes to print (10)",
     )
     output.add_argument("--quiet", action="store_true", help="print only the verdict line")
     output.add_argument(
@@ -212,7 +230,9 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Render a JSON report written by manualbp verify (or the pytest plugin) as one "
             "self-contained HTML page; given several, merge them first (every shard of a run, "
-            "once each). Bad input leaves an existing page untouched (exit 2)."
+            "once each; overlapping reports are refused). Prints the summary and the verdict "
+            "and exits like verify: 0 all agree, 1 a discrepancy, 2 bad input (an existing "
+            "page is then left untouched)."
         ),
     )
     report.add_argument("inputs", nargs="*", type=Path, metavar="JSON", help="report file(s)")
@@ -227,6 +247,17 @@ def _report_parser(sub: argparse._SubParsersAction) -> None:
     report.add_argument(
         "-o", "--output", type=Path, default=DEFAULT_HTML, help=f"page (default {DEFAULT_HTML})"
     )
+    report.add_argument(
+        "--json", type=Path, metavar="PATH", help="also write the (merged) JSON report"
+    )
+    _ci_options(report)
+    report.add_argument(
+        "--max-failures",
+        type=parse.non_negative_int,
+        default=10,
+        help="root causes to print (10)",
+    )
+    report.add_argument("--quiet", action="store_true", help="print only the verdict line")
 
 
 def _selftest_parser(sub: argparse._SubParsersAction) -> None:

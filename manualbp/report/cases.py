@@ -3,7 +3,8 @@
 A failing case (one implementation, check and case) is summarised by the worst finding of
 each per-layer tensor — weight gradient ``grad.Wl``, bias gradient ``grad.bl``, error term
 ``delta.l`` — as a table (output layer first, the first layer whose δ disagrees flagged),
-a grid of heat maps of per-entry relative error, and a bar chart by layer.
+a grid of heat maps of per-entry relative error, and a bar chart by layer. The page draws
+one case per root cause: its smallest (:mod:`manualbp.report.causes`).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from markupsafe import Markup
 from manualbp.findings import Finding
 from manualbp.quantity import Quantity
 from manualbp.report import plots
+from manualbp.report.causes import Cause
 
-CASE_LIMIT = 8
-"""Failing cases drawn with heat maps; the others are in the per-check failure tables."""
+CASE_LIMIT = 4
+"""Root causes whose smallest case is drawn with heat maps."""
 LAYER_LIMIT = 8
 """Layers drawn per failing case: those with a failing tensor first, then the others."""
-SEVERITY = ("fail", "inconclusive", "erratum", "skipped", "pass")
+SEVERITY = ("fail", "imprecise", "inconclusive", "erratum", "skipped", "pass")
 """Verdicts from the most to the least in need of attention."""
 
 
@@ -91,6 +93,8 @@ class FailingCase:
     """A failing case of one implementation and check, localised layer by layer."""
 
     anchor: str
+    cause: str
+    """Anchor of the root cause this case stands for."""
     impl: str
     check: str
     case: str
@@ -160,7 +164,7 @@ def _drawn(worst: dict[tuple[str, int], Finding]) -> dict[tuple[str, int], Findi
     return {key: f for key, f in sorted(worst.items(), key=lambda i: i[0][1]) if key[1] in kept}
 
 
-def _failing_case(position: int, members: list[Finding]) -> FailingCase:
+def _failing_case(position: int, cause: str, members: list[Finding]) -> FailingCase:
     """Localise one failing case from all its findings (``members``)."""
     worst = _worst_by_layer(members)
     failing = [f for f in members if f.verdict == "fail"]
@@ -174,6 +178,7 @@ def _failing_case(position: int, members: list[Finding]) -> FailingCase:
     first = members[0]
     return FailingCase(
         anchor=f"case-{position}",
+        cause=cause,
         impl=first.impl,
         check=first.check,
         case=first.case,
@@ -186,16 +191,21 @@ def _failing_case(position: int, members: list[Finding]) -> FailingCase:
     )
 
 
-def failing_cases(findings: list[Finding]) -> tuple[list[FailingCase], int]:
-    """The first :data:`CASE_LIMIT` failing cases that have per-layer quantities, localised,
-    and how many more there are."""
+def failing_cases(findings: list[Finding], causes: list[Cause]) -> list[FailingCase]:
+    """The smallest case of each of the first :data:`CASE_LIMIT` root causes that has
+    per-layer quantities, localised (by the autograd check when it ran there: it compares
+    the error terms δ too)."""
     by_case: dict[tuple[str, str, str], list[Finding]] = {}
     for finding in findings:
         by_case.setdefault((finding.impl, finding.check, finding.case), []).append(finding)
-    wanted = [
-        members
-        for members in by_case.values()
-        if any(f.verdict == "fail" and layer_quantity(f.quantity) for f in members)
-    ]
-    cases = [_failing_case(i, m) for i, m in enumerate(wanted[:CASE_LIMIT], start=1)]
-    return cases, len(wanted) - len(cases)
+    drawn: list[FailingCase] = []
+    for cause in causes:
+        if len(drawn) == CASE_LIMIT:
+            break
+        checks = sorted(cause.smallest.checks, key=lambda check: check != "autograd")
+        for check in checks:
+            members = by_case.get((cause.impl, check, cause.smallest.case), [])
+            if any(f.verdict == "fail" and layer_quantity(f.quantity) for f in members):
+                drawn.append(_failing_case(len(drawn) + 1, cause.anchor, members))
+                break
+    return drawn

@@ -12,7 +12,6 @@ for why a merged report gives the page of the unsharded run).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from functools import lru_cache
@@ -21,8 +20,12 @@ from pathlib import Path
 import jinja2
 
 from manualbp.errors import ReportError
-from manualbp.report.model import Report, merge_reports, read_report, write_atomic
-from manualbp.report.view import build_page, localisation
+from manualbp.findings import Finding
+from manualbp.report.display import error_text, gap, number, pair
+from manualbp.report.files import write_atomic
+from manualbp.report.merge import merge_reports
+from manualbp.report.model import Report, read_report
+from manualbp.report.view import build_page
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'none'; "
@@ -31,14 +34,13 @@ CSP = (
 """The page's Content-Security-Policy: inline styles and data: images only."""
 
 
-def _number(value: float | None, spec: str) -> str:
-    if value is None:
-        return "—"
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return format(value, spec)
+def why(finding: Finding) -> str:
+    """Why a finding failed, short: ``70/91 entries`` outside tolerance when it compared a
+    tensor, else its reason."""
+    bad, entries = finding.detail.get("bad_entries"), finding.detail.get("entries")
+    if isinstance(bad, int) and isinstance(entries, int) and entries > 1:
+        return f"{bad}/{entries} entries"
+    return finding.reason or "—"
 
 
 @lru_cache(maxsize=1)
@@ -49,9 +51,12 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    environment.filters["num"] = lambda value: _number(value, ".10g")
-    environment.filters["err"] = lambda value: _number(value, ".2g")
-    environment.filters["localisation"] = localisation
+    environment.filters["num"] = lambda value: number(value, ".10g")
+    environment.filters["err"] = lambda value: number(value, ".2g")
+    environment.filters["error"] = error_text
+    environment.filters["gap"] = gap
+    environment.filters["pair"] = lambda f: pair(f.impl_value, f.ref_value)
+    environment.filters["why"] = why
     environment.filters["several_impls"] = lambda rows: len({row.impl for row in rows}) > 1
     return environment
 
@@ -69,11 +74,23 @@ def write_html(report: Report, path: str | os.PathLike[str]) -> Path:
 
 
 def merge_files(paths: Sequence[str | os.PathLike[str]]) -> Report:
-    """Read shard reports and merge them (see :func:`~manualbp.report.model.merge_reports`);
-    a missing, malformed, truncated or future-schema file raises a one-line ReportError."""
+    """Read reports and merge them (see :func:`~manualbp.report.merge.merge_reports`); a
+    missing, malformed, truncated or future-schema file, or reports that overlap, raise a
+    one-line ReportError naming the file."""
     if not paths:
         raise ReportError("merge: no report files given")
-    return merge_reports([read_report(path) for path in paths])
+    return merge_reports([read_report(path) for path in paths], [str(path) for path in paths])
+
+
+def load_reports(inputs: Sequence[str | os.PathLike[str]], merge: bool | None = None) -> Report:
+    """The report ``manualbp report`` renders: the one input, or the merge of several.
+    ``merge`` None merges when there are several inputs; True merges even one (so a lone
+    shard of a run is refused as incomplete)."""
+    if not inputs:
+        raise ReportError("report: no report files given, expected one or more JSON reports")
+    if merge is None:
+        merge = len(inputs) > 1
+    return merge_files(inputs) if merge else read_report(inputs[0])
 
 
 def report_command(
@@ -81,16 +98,10 @@ def report_command(
     output: str | os.PathLike[str],
     merge: bool | None = None,
 ) -> Path:
-    """``manualbp report``: render one JSON report, or merge several shards, into the HTML
-    page ``output``. ``merge`` None merges when there are several inputs; True merges even
-    one (so a lone shard of a run is refused as incomplete). Every input is read and the
-    page rendered before anything is written, so bad input leaves an existing page
-    untouched. Returns the path written."""
-    if not inputs:
-        raise ReportError("report: no report files given, expected one or more JSON reports")
-    if merge is None:
-        merge = len(inputs) > 1
-    report = merge_files(inputs) if merge else read_report(inputs[0])
+    """Render one JSON report, or merge several (:func:`load_reports`), into the HTML page
+    ``output``. Every input is read and the page rendered before anything is written, so bad
+    input leaves an existing page untouched. Returns the path written."""
+    report = load_reports(inputs, merge)
     try:
         return write_html(report, output)
     except OSError as exc:

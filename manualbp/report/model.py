@@ -1,15 +1,17 @@
 """The JSON report: Findings plus run metadata, the record of truth every view is made from.
 
-Layout (``schema_version`` 1)::
+Layout (``schema_version`` 2; version 1 is still read)::
 
-    {"schema_version": 1,
+    {"schema_version": 2,
      "metadata": {"manualbp": ..., "python": ..., "numpy": ..., "torch": ..., "blas": ...,
                   "seed": ..., "dtype": "float64", "impl": ..., "checks": [...],
                   "command": ..., "timings": {check: seconds}, "shard": "i/n" | null, ...},
      "summary": {check: {verdict: count}},
-     "findings": [Finding.to_dict(), ...],
+     "findings": [Finding.to_dict(), ...],   # non-finite numbers: null + "nulls" (numbers.py)
      "extras": {...}}                       # e.g. the kill matrix, keyed by what made it
 
+``report.schema.json`` (shipped in ``manualbp/schemas``, read by
+:func:`manualbp.report.schema.report_schema`) describes version 2.
 Reports are written atomically (temporary file, then rename), so a failed run never
 leaves a truncated report over a good one.
 """
@@ -26,11 +28,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from manualbp.errors import ReportError, describe
+from manualbp.errors import ReportError
 from manualbp.findings import CHECKS, Finding, counts
 from manualbp.report.files import write_atomic
+from manualbp.report.numbers import decode_finding, encode_finding
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The version this manualbp writes; it reads every version from 1 up to it."""
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Report:
             "schema_version": SCHEMA_VERSION,
             "metadata": self.metadata,
             "summary": self.summary,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [encode_finding(f) for f in self.findings],
             "extras": self.extras,
         }
 
@@ -86,7 +90,7 @@ class Report:
         parsed = []
         for i, item in enumerate(findings):
             try:
-                parsed.append(Finding.from_dict(item))
+                parsed.append(decode_finding(item, version))
             except ReportError as exc:
                 raise ReportError(f"{source}: findings[{i}]: {exc}") from None
         return cls(parsed, dict(metadata), dict(extras))
@@ -224,10 +228,6 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     return Report.from_dict(data, source)
 
 
-RUN_KEYS: tuple[str, ...] = ("impls", "checks", "seed", "cases", "case_seeds", "space")
-"""Metadata that must agree between shards of one run (what decides the set of cases)."""
-
-
 def canonical_order(findings: Iterable[Finding]) -> list[Finding]:
     """Findings in an order that does not depend on sharding: by implementation, check
     (in :data:`~manualbp.findings.CHECKS` order), random case index (``detail["case_index"]``;
@@ -250,98 +250,13 @@ def canonical_order(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=key)
 
 
-def _parse_shard(label: Any) -> tuple[int, int]:
-    try:
-        index, count = (int(part) for part in str(label).split("/"))
-    except ValueError:
-        raise ReportError(f"merge: shard label {describe(label)} is not of the form i/n") from None
-    if not 1 <= index <= count:
-        raise ReportError(f"merge: shard label {describe(label)} needs 1 <= i <= n")
-    return index, count
-
-
-def _shard_index(report: Report) -> int:
-    """i of a report labelled as shard i/n (0 when unlabelled), to merge in shard order."""
-    label = report.metadata.get("shard")
-    return 0 if label is None else _parse_shard(label)[0]
-
-
-def _check_shards(reports: list[Report]) -> None:
-    """Shards (reports whose metadata names a shard) must form one complete run."""
-    sharded = [r for r in reports if r.metadata.get("shard") is not None]
-    if not sharded:
-        return
-    seen: set[int] = set()
-    splits = set()
-    for report in sharded:
-        index, count = _parse_shard(report.metadata["shard"])
-        if index in seen:
-            raise ReportError(f"merge: shard {index}/{count} given twice")
-        seen.add(index)
-        splits.add(count)
-    if len(splits) > 1:
-        raise ReportError(f"merge: shards of different splits (n = {sorted(splits)})")
-    count = splits.pop()
-    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in seen]
-    if missing:
-        raise ReportError(f"merge: shard(s) {', '.join(missing)} missing; merge every shard")
-    first = sharded[0].metadata
-    for report in sharded[1:]:
-        for key in RUN_KEYS:
-            if report.metadata.get(key) != first.get(key):
-                raise ReportError(
-                    f"merge: shards disagree on {key} ({describe(first.get(key))} vs "
-                    f"{describe(report.metadata.get(key))}); they are not shards of one run"
-                )
-
-
-def _timings(report: Report) -> dict[str, float]:
-    raw = report.metadata.get("timings", {})
-    if not isinstance(raw, Mapping) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw.values()
-    ):
-        raise ReportError(f"merge: metadata.timings {describe(raw)} is not a {{name: seconds}} map")
-    return {str(key): float(value) for key, value in raw.items()}
-
-
-def merge_reports(reports: Iterable[Report]) -> Report:
-    """Join reports into one, as if one unsharded run had made it.
-
-    Findings in :func:`canonical_order`; timings summed; metadata of the first report in
-    shard order kept (``shards`` lists every report's shard label, ``shard`` is null);
-    extras merged by key, the first report's value winning; so the order the reports are
-    given in does not matter. Reports labelled as shards of a run must be every
-    shard of that run exactly once, with the same run settings (:data:`RUN_KEYS`);
-    otherwise :class:`ReportError`.
-    """
-    reports = list(reports)
-    if not reports:
-        raise ReportError("merge: no reports given")
-    _check_shards(reports)
-    reports.sort(key=_shard_index)
-    merged = Report(metadata=dict(reports[0].metadata))
-    findings: list[Finding] = []
-    timings: dict[str, float] = {}
-    shards, commands = [], []
-    for report in reports:
-        findings.extend(report.findings)
-        commands.append(report.metadata.get("command"))
-        for key, seconds in _timings(report).items():
-            timings[key] = timings.get(key, 0.0) + seconds
-        shards.append(report.metadata.get("shard"))
-        for key, value in report.extras.items():
-            merged.extras.setdefault(key, value)
-    merged.findings = canonical_order(findings)
-    merged.metadata["timings"] = timings
-    merged.metadata["shards"] = shards
-    merged.metadata["shard"] = None
-    merged.metadata.pop("command", None)
-    merged.metadata["commands"] = commands
-    return merged
+PACKAGES: tuple[str, ...] = ("torch", "hypothesis", "matplotlib", "jinja2", "threadpoolctl")
+"""Installed packages whose versions a report records (None when not installed)."""
 
 
 def environment() -> dict[str, Any]:
-    """Versions and BLAS of this run: manualbp, Python, NumPy, torch (when importable)."""
+    """Versions and BLAS of this run: manualbp, Python, the platform, NumPy and its BLAS, and
+    every package of :data:`PACKAGES`."""
     import numpy as np
 
     from manualbp import __version__
@@ -353,10 +268,11 @@ def environment() -> dict[str, Any]:
         "numpy": np.__version__,
         "blas": _blas_name(np),
     }
-    try:  # the installed version, read without importing torch (seconds to load)
-        info["torch"] = metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        info["torch"] = None
+    for package in PACKAGES:  # installed versions, read without importing (torch: seconds)
+        try:
+            info[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            info[package] = None
     return info
 
 

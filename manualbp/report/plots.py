@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from manualbp.report.svg import compact
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.colors import Normalize
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 VERDICT_COLOURS = {
     "pass": "#2e7d32",
     "fail": "#c62828",
+    "imprecise": "#00838f",
     "inconclusive": "#e08a00",
     "erratum": "#7b1fa2",
     "skipped": "#757575",
@@ -117,11 +120,12 @@ def _log_scale(axes: Axes, which: str) -> None:
 
 
 def _svg(figure: Figure) -> str:
-    """The figure as an ``<svg>`` element (XML prolog and DOCTYPE removed)."""
+    """The figure as a compact ``<svg>`` element (XML prolog and DOCTYPE removed, see
+    :func:`compact`)."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg") :].strip()
+    return compact(text[text.index("<svg") :].strip())
 
 
 def thin(count: int, limit: int) -> np.ndarray:
@@ -351,33 +355,53 @@ def layer_errors(rows: Sequence[tuple[int, str, float, str]]) -> str:
         return _svg(figure)
 
 
-def step_curve(steps: Sequence[float], errors: Sequence[float], chosen: float | None) -> str:
-    """The finite-difference error against the step h on log-log axes (the V of truncation
-    error against round-off), with the chosen step marked when given."""
-    h = np.asarray(steps, dtype=float)
-    error = np.maximum(np.asarray(errors, dtype=float), ERROR_FLOOR)
-    with _figure(5.6, 3.0, Margins()) as figure:
+def _decade_limits(axes: Axes, values: np.ndarray) -> None:
+    """y limits on whole decades around ``values``, at least one decade apart, so a log
+    axis always has two labelled ticks (a flat curve gets one decade around it)."""
+    low = math.floor(math.log10(float(values.min())))
+    high = math.ceil(math.log10(float(values.max())))
+    if high - low < 1:
+        low, high = low - 1, high + 1
+    axes.set_ylim(10.0**low, 10.0**high)
+
+
+STEP_COLOURS = ("#1565c0", "#c62828", "#6a1b9a")
+"""Colours of the curves of :func:`step_curve`, in order."""
+
+
+def step_curve(
+    lines: Sequence[tuple[Sequence[float], Sequence[float], str]], chosen: float | None
+) -> str:
+    """Finite-difference error against the step h on log-log axes, one line per
+    (steps, errors, label) of ``lines`` (at most three; labels are built by the caller from
+    numbers and verdicts), with the chosen step marked when given."""
+    with _figure(6.4, 3.0, Margins(right=1.9)) as figure:
         axes = figure.add_subplot()
-        axes.plot(
-            h,
-            error,
-            marker="o",
-            markersize=3.5,
-            color="#1565c0",
-            linewidth=1.2,
-            label="error of the difference quotient",
-        )
+        drawn = []
+        for (steps, errors, label), colour in zip(lines, STEP_COLOURS, strict=False):
+            error = np.maximum(np.asarray(errors, dtype=float), ERROR_FLOOR)
+            drawn.append(error)
+            axes.plot(
+                np.asarray(steps, dtype=float),
+                error,
+                marker="o",
+                markersize=3,
+                color=colour,
+                linewidth=1.2,
+                label=label,
+            )
         if chosen is not None:
             axes.axvline(
                 chosen,
-                color=VERDICT_COLOURS["fail"],
+                color="#333333",
                 linestyle="--",
                 linewidth=1.0,
                 label=f"chosen step h = {chosen:.2g}",
             )
         _log_scale(axes, "xy")
+        _decade_limits(axes, np.concatenate(drawn))
         axes.set_xlabel("step h")
-        axes.set_ylabel("error")
-        axes.set_title("truncation (right) against round-off (left)")
-        axes.legend(loc="best")
+        axes.set_ylabel("|D(h) − gᵀv|")
+        axes.set_title("central-difference error against the step")
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return _svg(figure)

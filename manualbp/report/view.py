@@ -2,39 +2,42 @@
 
 Everything is derived from the Findings in :func:`~manualbp.report.model.canonical_order`
 and from metadata that does not depend on sharding, so a merged report and the unsharded
-run it stands for give the same page but for the time spent (``<div id="timings">``:
-measured seconds, summed over shards). Strings from the report pass through unchanged (the
-template escapes them); plots receive numbers only. ``detail`` is free-form, so a detail
-that is missing or malformed leaves its plot out instead of failing the page.
+run it stands for give the same page but for how the run was invoked and the time spent
+(``<div id="invocation">``). Strings from the report pass through unchanged (the template
+escapes them); plots receive numbers only. ``detail`` is free-form, so a detail that is
+missing or malformed leaves its plot out instead of failing the page.
+
+The page leads with the root causes (:mod:`manualbp.report.causes`); the findings behind
+each are listed under it, collapsed. A selftest report leads with its kill matrix.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import takewhile
-from typing import Any
 
 from markupsafe import Markup
 
 from manualbp.findings import VERDICTS, Finding, counts
 from manualbp.quantity import Quantity
 from manualbp.report import plots
-from manualbp.report.cases import (
-    FailingCase,
-    failing_cases,
-    is_finite,
-    tolerance_share,
-    worst_of,
-)
+from manualbp.report.cases import FailingCase, failing_cases, tolerance_share, worst_of
+from manualbp.report.causes import Cause, root_causes
+from manualbp.report.display import text
 from manualbp.report.killmatrix import KillMatrix, kill_matrix
-from manualbp.report.model import Report, canonical_order, outcome, summary_rows, worst_failures
+from manualbp.report.model import Report, canonical_order, summary_rows
+from manualbp.report.published import PublishedSource, published_sources
+from manualbp.report.shrunk import Shrunk, shrunk_cases
+from manualbp.report.stepcurve import StepSection, step_section
+from manualbp.report.verdict import is_selftest, run_outcome
 
-WORST_LIMIT = 10
-"""Failing cases whose worst finding is shown at the top of the page."""
+ROW_LIMIT = 300
+"""Findings listed under one root cause; the JSON report holds every one."""
 INVOCATION = ("command", "commands", "jobs")
 """Metadata of how a run was invoked, shown with its timings (they differ between shards)."""
+SHOWN_EXTRAS = ("kill_matrix", "minimal_failures", "selftest")
+"""Extras the page shows in sections of their own (the others are listed as data)."""
 HIDDEN_METADATA = ("shard", "shards", "timings", "argv", *INVOCATION)
 """Metadata not listed as such: the shard labels (the page must not depend on sharding),
 the command line (``argv``, also in ``command``) and the invocation and timings (a table
@@ -52,17 +55,6 @@ def family(quantity: str) -> str:
     return "".join(takewhile(lambda c: c.isalpha() or c == "_", name)) or name
 
 
-def text(value: Any) -> str:
-    """A metadata or detail value as one line of text (lists joined, objects as JSON)."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
-        return ", ".join(text(v) for v in value) or "—"
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
 def localisation(finding: Finding) -> str:
     """Where the bug first shows, as one line, from ``detail["localisation"]`` (its
     ``sentence`` when it is an object that has one); ``""`` when absent or when the
@@ -73,15 +65,6 @@ def localisation(finding: Finding) -> str:
     sentence = value.get("sentence") if isinstance(value, Mapping) else None
     line = sentence if isinstance(sentence, str) and sentence else text(value)
     return "" if finding.diagnosis and line in finding.diagnosis else line
-
-
-def worst_per_case(findings: list[Finding], limit: int = WORST_LIMIT) -> list[Finding]:
-    """The worst failing finding of each failing case (implementation, check, case),
-    largest relative error first, at most ``limit``."""
-    chosen: dict[tuple[str, str, str], Finding] = {}
-    for finding in worst_failures(findings, len(findings)):
-        chosen.setdefault((finding.impl, finding.check, finding.case), finding)
-    return list(chosen.values())[:limit]
 
 
 @dataclass(frozen=True)
@@ -105,9 +88,9 @@ class CheckSection:
     anchor: str
     counts: dict[str, int]
     groups: list[GroupRow]
-    failures: list[Finding]
     undecided: list[Finding]
     plot: Markup | None
+    caption: str
     not_plotted: int
 
 
@@ -126,15 +109,38 @@ def _groups(findings: list[Finding]) -> list[GroupRow]:
     return rows
 
 
-def _distribution(findings: list[Finding]) -> tuple[Markup | None, int]:
-    """The scatter of each finding's error against its tolerance, and how many findings
-    could not be drawn (no share of tolerance, or a reference of 0 on the log axis)."""
+MIN_POINTS = 10
+"""Fewest findings a check's error distribution is drawn for (fewer are read in the table)."""
+
+
+def distribution_caption(shares: list[float], verdicts: list[str]) -> str:
+    """What the scatter shows, in numbers: per verdict, how many findings and the range of
+    their error as a share of tolerance."""
+    parts = []
+    for verdict in VERDICTS:
+        chosen = [s for s, v in zip(shares, verdicts, strict=True) if v == verdict]
+        if not chosen:
+            continue
+        low, high = min(chosen), max(chosen)
+        if verdict == "pass":
+            parts.append(f"{len(chosen)} pass, the closest at {high:.2g} of its tolerance")
+        else:
+            parts.append(f"{len(chosen)} {verdict}, from {low:.2g}× to {high:.2g}× their tolerance")
+    return "; ".join(parts)
+
+
+def _distribution(name: str, findings: list[Finding]) -> tuple[Markup | None, str, int]:
+    """The scatter of each finding's error against its tolerance, its caption, and how many
+    findings could not be drawn (no share of tolerance, or a reference of 0 on the log
+    axis). Not drawn for the published numbers (their own table shows each) nor for fewer
+    than :data:`MIN_POINTS` findings."""
     points = [(f.ref_value, tolerance_share(f), f.verdict) for f in findings]
     drawn = [(abs(ref), share, v) for ref, share, v in points if share is not None and ref]
-    if not drawn:
-        return None, len(findings)
+    if name == "published" or len(drawn) < MIN_POINTS:
+        return None, "", 0
     ref_abs, shares, verdicts = zip(*drawn, strict=True)
-    return Markup(plots.error_scatter(ref_abs, shares, verdicts)), len(findings) - len(drawn)
+    plot = Markup(plots.error_scatter(ref_abs, shares, verdicts))
+    return plot, distribution_caption(list(shares), list(verdicts)), len(findings) - len(drawn)
 
 
 def check_sections(findings: list[Finding]) -> list[CheckSection]:
@@ -144,16 +150,16 @@ def check_sections(findings: list[Finding]) -> list[CheckSection]:
         by_check.setdefault(finding.check, []).append(finding)
     sections = []
     for position, (name, members) in enumerate(by_check.items(), start=1):
-        plot, not_plotted = _distribution(members)
+        plot, caption, not_plotted = _distribution(name, members)
         sections.append(
             CheckSection(
                 name=name,
                 anchor=f"check-{position}",
                 counts=counts(members)[name],
                 groups=_groups(members) if name != "published" else [],
-                failures=[f for f in members if f.verdict == "fail"],
                 undecided=[f for f in members if f.verdict in ("inconclusive", "skipped")],
                 plot=plot,
+                caption=caption,
                 not_plotted=not_plotted,
             )
         )
@@ -161,156 +167,72 @@ def check_sections(findings: list[Finding]) -> list[CheckSection]:
 
 
 @dataclass(frozen=True)
-class StepCurve:
-    """The finite-difference error against the step of one representative finding."""
-
-    finding: Finding
-    plot: Markup
-
-
-def step_curve(findings: list[Finding]) -> StepCurve | None:
-    """The first finding whose ``detail["step_curve"]`` is a usable curve, plotted."""
-    for finding in findings:
-        curve = finding.detail.get("step_curve")
-        if not isinstance(curve, Mapping):
-            continue
-        try:
-            steps = [float(h) for h in curve["h"]]
-            errors = [float(e) for e in curve["error"]]
-            chosen = curve.get("chosen_h")
-            chosen = None if chosen is None else float(chosen)
-        except (KeyError, TypeError, ValueError):
-            continue
-        usable = len(steps) >= 2 and len(steps) == len(errors)
-        if usable and all(is_finite(v) for v in steps + errors) and min(steps) > 0:
-            if chosen is not None and not (is_finite(chosen) and chosen > 0):
-                chosen = None
-            return StepCurve(finding, Markup(plots.step_curve(steps, errors, chosen)))
-    return None
-
-
-@dataclass(frozen=True)
-class PublishedRow:
-    """One printed number beside the implementation's value, with what the reference file
-    says about it (an erratum's explanation and evidence, a note)."""
-
-    finding: Finding
-    label: str
-    printed: str
-    remarks: list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class PublishedSource:
-    """The compared numbers of one worked example for one implementation."""
-
-    impl: str
-    case: str
-    citation: str
-    rows: list[PublishedRow]
-
-
-REMARKS = (
-    ("explanation", ""),
-    ("correct", "correct value"),
-    ("evidence", "evidence"),
-    ("reproduced_by", "reproduced by"),
-    ("note", "note"),
-)
-"""Keys of a published finding's ``detail`` shown under its row, and their labels; an
-object (such as ``evidence``, {method: result}) is shown entry by entry."""
-
-
-def remarks(detail: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """The :data:`REMARKS` of ``detail`` as (label, text) pairs, empty ones left out."""
-    items: list[tuple[str, str]] = []
-    for key, label in REMARKS:
-        value = detail.get(key)
-        if value is None or value == "" or value == {} or value == []:
-            continue
-        if isinstance(value, Mapping):
-            items += [(str(name), text(item)) for name, item in value.items()]
-        else:
-            items.append((label, text(value)))
-    return items
-
-
-def _label(finding: Finding) -> str:
-    """The source's name of a printed quantity, unless the quantity name already starts
-    with it."""
-    label = text(finding.detail["label"]) if "label" in finding.detail else ""
-    return "" if finding.quantity.startswith(label) else label
-
-
-def published_sources(findings: list[Finding]) -> list[PublishedSource]:
-    """Published-number findings grouped by implementation and worked example."""
-    by_source: dict[tuple[str, str], list[Finding]] = {}
-    for finding in findings:
-        if finding.check == "published":
-            by_source.setdefault((finding.impl, finding.case), []).append(finding)
-    sources = []
-    for (impl, case), members in by_source.items():
-        citation = next((text(f.detail["citation"]) for f in members if "citation" in f.detail), "")
-        rows = [
-            PublishedRow(
-                finding=f,
-                label=_label(f),
-                printed=text(f.detail["printed"]) if "printed" in f.detail else "",
-                remarks=remarks(f.detail),
-            )
-            for f in members
-        ]
-        sources.append(PublishedSource(impl, case, citation, rows))
-    return sources
-
-
-@dataclass(frozen=True)
 class Page:
     """Everything the template shows, top to bottom."""
 
     status: str
+    """``pass``, ``fail`` or ``unverified``: the banner's colour."""
     message: str
+    selftest: bool
     total: int
     impls: list[str]
+    causes: list[Cause]
+    imprecise: list[Cause]
     summary: list[tuple[str, str, dict[str, int]]]
     totals: dict[str, dict[str, int]]
     """Counts per check over every implementation; empty when there is only one."""
-    worst: list[Finding]
     checks: list[CheckSection]
     cases: list[FailingCase]
-    more_cases: int
-    step: StepCurve | None
+    step: StepSection | None
     published: list[PublishedSource]
     kill: KillMatrix | None
+    shrunk: list[Shrunk]
+    """Shrunk failing cases that belong to no root cause on the page."""
     metadata: list[tuple[str, str]]
     invocation: list[tuple[str, str]]
     timings: list[tuple[str, float]]
     extras: list[tuple[str, str]]
+    row_limit: int = ROW_LIMIT
     verdicts: tuple[str, ...] = VERDICTS
+
+    @property
+    def title(self) -> str:
+        """The verdict word of the page's title."""
+        return {"unverified": "NOT VERIFIED"}.get(self.status, self.status.upper())
+
+
+def _status(report: Report) -> tuple[str, str]:
+    """(banner status, verdict message) of the run: :func:`run_outcome`."""
+    result = run_outcome(report)
+    if result.exit_code == 0:
+        return "pass", result.message
+    return ("unverified" if "NOT VERIFIED" in result.message else "fail"), result.message
 
 
 def build_page(report: Report) -> Page:
     """The page of ``report`` (see the module docstring)."""
     findings = canonical_order(report.findings)
     ordered = Report(findings, report.metadata, report.extras)
-    result = outcome(ordered)
-    status = "fail" if ordered.failed else ("pass" if result.exit_code == 0 else "unverified")
-    cases, more_cases = failing_cases(findings)
+    status, message = _status(ordered)
+    causes = root_causes(findings, report.extras)
+    attached = {id(c.shrunk) for c in causes if c.shrunk is not None}
     timings = report.metadata.get("timings")
     return Page(
         status=status,
-        message=result.message,
+        message=message,
+        selftest=is_selftest(ordered),
         total=len(findings),
         impls=list(dict.fromkeys(f.impl for f in findings if f.impl)),
+        causes=causes,
+        imprecise=root_causes(findings, report.extras, verdict="imprecise"),
         summary=summary_rows(ordered),
         totals=ordered.summary if len({f.impl for f in findings}) > 1 else {},
-        worst=worst_per_case(findings),
         checks=check_sections(findings),
-        cases=cases,
-        more_cases=more_cases,
-        step=step_curve(findings),
+        cases=failing_cases(findings, causes),
+        step=step_section(findings),
         published=published_sources(findings),
         kill=kill_matrix(report.extras),
+        shrunk=[s for s in shrunk_cases(report.extras) if id(s) not in attached],
         metadata=[
             (str(k), text(v)) for k, v in report.metadata.items() if k not in HIDDEN_METADATA
         ],
@@ -320,5 +242,5 @@ def build_page(report: Report) -> Page:
             for k, v in (timings.items() if isinstance(timings, Mapping) else ())
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         ],
-        extras=[(str(k), text(v)) for k, v in report.extras.items() if k != "kill_matrix"],
+        extras=[(str(k), text(v)) for k, v in report.extras.items() if k not in SHOWN_EXTRAS],
     )

@@ -3,12 +3,16 @@
 Needs Debian's ``chromium`` and ``chromium-driver`` (``apt-get install -y chromium
 chromium-driver``) and the ``selenium`` package (a test dependency: its absence is an error,
 not a skip); skipped, with that reason, only when chromium or chromedriver is absent.
-Screenshots go to ``reports/html-report-*.png`` in the repository: synthetic reports, and
-the pages of real ``manualbp verify`` runs (``verify-failing``, ``verify-passing``).
+Screenshots go to ``reports/html-report-*.png`` in the repository: synthetic reports, the
+pages of real ``manualbp verify`` runs (``verify-failing``, ``verify-passing``), and the page
+of the README's failing example (``readme-example`` for its first screen,
+``readme-example-full`` for the whole page).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -16,6 +20,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from manualbp.cli import main
+from manualbp.report.causes import root_causes
+from manualbp.report.model import read_report
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -114,8 +123,9 @@ def test_failing_report_in_chromium(browser, failing_html, tmp_path):
     for selector in (
         "#verdict h1",
         "#summary table",
-        "#worst .card .diagnosis",
-        "#worst pre.cmd",
+        "#causes article.cause .sentence",
+        "#causes pre.cmd",
+        "#causes table.worst",
         "section.check .plot svg",
         "#cases .case svg",
         "#cases tr.first-bad",
@@ -136,7 +146,7 @@ def test_passing_report_in_chromium(browser, passing_html, tmp_path):
     page = tmp_path / "passing.html"
     urls = _open(browser, passing_html, page)
     _assert_offline_and_quiet(browser, urls, page)
-    for selector in ("#verdict h1", "#summary table", "#worst .ok", "#published tr.erratum"):
+    for selector in ("#verdict h1", "#summary table", "#summary .ok", "#published tr.erratum"):
         _visible(browser, selector)
     assert browser.execute_script("return document.querySelector('#cases')") is None
     assert _banner_colour(_screenshot(browser, "passing")) == BANNER["pass"]
@@ -147,7 +157,7 @@ def test_hostile_report_runs_nothing_in_chromium(browser, hostile_html, tmp_path
     urls = _open(browser, hostile_html, page)
     _assert_offline_and_quiet(browser, urls, page)
     assert browser.execute_script("return window.pwned === undefined")
-    _visible(browser, "#worst .card")
+    _visible(browser, "#causes article.cause")
 
 
 def test_page_of_a_failing_verify_run_in_chromium(browser, verify_runs):
@@ -157,10 +167,10 @@ def test_page_of_a_failing_verify_run_in_chromium(browser, verify_runs):
     for selector in (
         "#verdict h1",
         "#summary table",
-        "#worst .card .diagnosis",
-        "#worst pre.cmd",
+        "#causes article.cause .sentence",
+        "#causes pre.cmd",
+        "#causes table.worst",
         "section.check .plot svg",
-        "section.check table.findings",
         "#cases .case svg",
         "#cases tr.first-bad",
         "#published table",
@@ -176,8 +186,60 @@ def test_page_of_a_passing_verify_run_in_chromium(browser, verify_runs):
     page = verify_runs.html("unsharded")
     urls = _open(browser, page.read_text(encoding="utf-8"), page)
     _assert_offline_and_quiet(browser, urls, page)
-    for selector in ("#verdict h1", "#summary table", "#worst .ok", "#published table"):
+    for selector in ("#verdict h1", "#summary table", "#summary .ok", "#published table"):
         _visible(browser, selector)
     assert browser.execute_script("return document.querySelector('#cases')") is None
     assert browser.execute_script("return document.title") == "manualbp report: PASS"
     assert _banner_colour(_screenshot(browser, "verify-passing")) == BANNER["pass"]
+
+
+README_EXAMPLE = Path(__file__).parent / "readme_mlp.py"
+README_OPTIONS = ("--activations", "sigmoid", "--losses", "half_sse", "--bias-modes", "per_unit")
+PAGE_BUDGET = 250_000
+"""Largest page of the README's failing example, bytes."""
+
+
+@pytest.fixture(scope="module")
+def readme_run(tmp_path_factory) -> Path:
+    """The JSON report of the README's failing example (its page is index.html beside it)."""
+    report = tmp_path_factory.mktemp("readme-example") / "report.json"
+    command = ["verify", "--impl", str(README_EXAMPLE), *README_OPTIONS, "--json", str(report)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(command) == 1
+    return report
+
+
+def _in_first_screen(browser, element) -> bool:
+    top, bottom = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom];", element
+    )
+    return top >= 0 and bottom <= browser.execute_script("return window.innerHeight")
+
+
+def test_readme_failing_example_names_its_cause_on_the_first_screen(browser, readme_run):
+    page = readme_run.with_name("index.html")
+    assert page.stat().st_size <= PAGE_BUDGET
+    urls = _open(browser, page.read_text(encoding="utf-8"), page)
+    _assert_offline_and_quiet(browser, urls, page)
+    report = read_report(readme_run)
+    expected = root_causes(report.findings, report.extras)[0]
+    assert expected.formula and expected.site
+    cause = browser.find_element(By.CSS_SELECTOR, "#causes article.cause")
+    shown = {
+        "kind": expected.kind,
+        "formula": expected.formula,
+        "site": expected.site,
+        "cmd": expected.smallest.reproduce,
+    }
+    for cls, text in shown.items():
+        element = cause.find_element(By.CSS_SELECTOR, f".{cls}")
+        assert element.text == text, cls
+        assert _in_first_screen(browser, element), f"{cls} is below the first screen"
+    assert shown["cmd"].startswith(f"manualbp verify --impl {README_EXAMPLE} --checks ")
+    REPORTS.mkdir(exist_ok=True)
+    first = REPORTS / "html-report-readme-example.png"
+    assert browser.save_screenshot(str(first))
+    assert _banner_colour(first) == BANNER["fail"]
+    overflow = "return document.documentElement.scrollWidth <= window.innerWidth"
+    assert browser.execute_script(overflow), "the page scrolls sideways at 1280 px"
+    _screenshot(browser, "readme-example-full")

@@ -15,8 +15,8 @@ from manualbp.report.model import Report, read_report
 
 FAILING_SECTIONS = [
     "verdict",
+    "causes",
     "summary",
-    "worst",
     "check-1",
     "check-2",
     "check-3",
@@ -78,34 +78,39 @@ def test_summary_counts_every_verdict_per_check(page, failing_report):
     assert shown == expected
 
 
-def test_worst_findings_carry_diagnosis_and_reproduction(page):
-    cards = _section(page, "worst").find_all("div", cls="card")
-    assert len(cards) == 4
-    for card in cards:
-        assert "likely bug: hidden error recurrence at layer 1" in card.text()
-        commands = [pre.text() for pre in card.find_all("pre", cls="cmd")]
-        assert len(commands) == 1 and commands[0].startswith("manualbp verify --impl")
-        assert re.search(r"--case-seed 100[14]", commands[0])
+def test_the_root_cause_leads_once_with_its_cases_and_reproduction(page, failing_report):
+    (cause,) = _section(page, "causes").find_all("article", cls="cause")
+    sentences = [p.text() for p in cause.find_all("p", cls="sentence")]
+    assert sentences == ["hidden error recurrence at layer 1: only unit 0 wrong"]
+    assert "Shows in 2 case(s)" in cause.text()
+    commands = [pre.text() for pre in cause.find_all("pre", cls="cmd")]
+    assert len(commands) == 1 and re.search(r"--case-seed 100[14]$", commands[0])
+    fails = [f for f in failing_report.findings if f.verdict == "fail"]
+    folded = cause.find_all("details")[0]
+    rows = folded.find_all("table", cls="findings")[0].find_all("tbody")[0].find_all("tr")
+    assert len(rows) == len(fails)
+    worst = cause.find_all("table", cls="worst")[0].find_all("tbody")[0].find_all("tr")
+    methods = [(row.find_all("td")[0].text(), row.find_all("td")[1].text()) for row in worst]
+    assert sorted(methods) == [("autograd", "—"), ("fd", "central")]
+    assert page.text().count("hidden error recurrence at layer 1") == 1, "said once"
 
 
-def test_check_sections_list_failures_in_full_and_summarise_passes(page, failing_report):
+def test_check_sections_summarise_and_point_to_the_causes(page, failing_report):
     for anchor in ("check-1", "check-2", "check-3"):
         section = _section(page, anchor)
         name = section.find_all("h2")[0].text().removeprefix("Check: ")
         findings = [f for f in failing_report.findings if f.check == name]
-        fails = [f for f in findings if f.verdict == "fail"]
-        listed = [
-            tbody
-            for tbody in section.find_all("tbody", cls="finding")
-            if "details" not in tbody.ancestors()
-        ]
-        assert len(listed) == len(fails)
-        assert len(section.find_all("svg")) == 1, "one distribution plot per check"
         if name == "published":
             assert section.find_all("a")[0].attrs["href"] == "#published"
+            assert section.find_all("svg") == [], "each printed number is in its own table"
         else:
+            assert section.find_all("a")[0].attrs["href"] == "#causes"
+            assert len(section.find_all("svg")) == 1, "one distribution plot per check"
             rows = section.find_all("table")[0].find_all("tbody")[0].find_all("tr")
             assert len(rows) == {"fd": 2, "autograd": 4}[name]
+            caption = section.find_all("p")[1].text()
+            fails = sum(f.verdict == "fail" for f in findings)
+            assert f"{fails} fail, from " in caption
         undecided = [f for f in findings if f.verdict in ("inconclusive", "skipped")]
         folded = section.find_all("details")
         assert len(folded) == (1 if undecided else 0)
@@ -116,7 +121,7 @@ def test_check_sections_list_failures_in_full_and_summarise_passes(page, failing
 def test_failing_cases_show_heat_maps_and_localise_by_layer(page):
     section = _section(page, "cases")
     cases = section.find_all("div", cls="case")
-    assert len(cases) == 4
+    assert len(cases) == 1, "the smallest case of the one root cause"
     for case in cases:
         svgs = case.find_all("svg")
         assert len(svgs) == 2
@@ -132,10 +137,13 @@ def test_failing_cases_show_heat_maps_and_localise_by_layer(page):
         assert "δ first disagrees here" in flagged[0].text()
 
 
-def test_step_curve_is_plotted(page):
+def test_step_curve_is_plotted_with_a_computed_caption(page):
     section = _section(page, "step-curve")
     assert len(section.find_all("svg")) == 1
     assert "chosen step h = 4.6e-06" in section.text()
+    (caption,) = [li.text() for li in section.find_all("li")]
+    assert "minimum" in caption and "grows like h^2.0 (truncation)" in caption
+    assert "the chosen step 4.6e-06 sits near the bottom" in caption
 
 
 def test_published_numbers_side_by_side_with_errata_and_evidence(page):
@@ -180,7 +188,8 @@ def test_passing_page_says_pass_and_has_no_failure_sections(passing_html, parse_
     assert "pass" in banner.attrs["class"].split()
     assert banner.text().startswith("PASS")
     assert page.by_id("cases") is None and page.by_id("kill-matrix") is None
-    assert "No finding failed." in page.by_id("worst").text()
+    assert "No finding failed." in page.by_id("summary").text()
+    assert page.by_id("causes") is None
     assert page.by_id("published") is not None and page.by_id("step-curve") is not None
 
 
@@ -209,7 +218,7 @@ def test_thousands_of_passing_findings_stay_small():
     html = render_html(Report(findings))
     assert len(html) < 400_000
     assert "1000 of 5000 passing points drawn" in html
-    assert html.count('<tbody class="finding">') == 0
+    assert "<article" not in html
 
 
 def test_write_html_writes_the_rendered_page(tmp_path, passing_report, passing_html):

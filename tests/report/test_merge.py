@@ -8,7 +8,8 @@ from report_damage import BAD_INPUTS
 
 from manualbp.errors import ReportError
 from manualbp.report.html import merge_files, render_html, report_command
-from manualbp.report.model import canonical_order, merge_reports
+from manualbp.report.merge import merge_reports
+from manualbp.report.model import canonical_order
 
 
 @pytest.fixture
@@ -92,9 +93,38 @@ def test_malformed_timings_are_a_report_error(unsharded, split):
         merge_reports([first, second])
 
 
-def test_unsharded_reports_concatenate(run):
-    merged = merge_reports([run(cases=1), run(cases=1)])
-    assert len(merged.findings) == 2 * len(run(cases=1).findings)
+def test_reports_of_different_implementations_concatenate(run):
+    first, second = run(cases=1), run(cases=1)
+    for finding in second.findings:
+        finding.impl = "another.implementation"
+    merged = merge_reports([first, second])
+    assert len(merged.findings) == 2 * len(first.findings)
+    assert {f.impl for f in merged.findings} == {first.findings[0].impl, "another.implementation"}
+
+
+def test_a_report_merged_with_itself_is_refused(run):
+    report = run(cases=2)
+    with pytest.raises(ReportError, match=r"exactly the findings of a\.json") as raised:
+        merge_reports([report, report], ["a.json", "b.json"])
+    assert "\n" not in str(raised.value)
+
+
+def test_overlapping_shards_are_refused(unsharded, split):
+    first, second = split(unsharded, 2)
+    repeated = next(f for f in first.findings if "case_index" in f.detail)
+    second.findings.append(repeated)
+    with pytest.raises(ReportError, match=f"b.json repeats {repeated.case} of "):
+        merge_reports([first, second], ["a.json", "b.json"])
+
+
+def test_the_same_worked_example_twice_is_refused(run):
+    first, second = run(cases=1), run(cases=1)
+    second.findings = [f for f in second.findings if f.check == "published"]
+    first.findings = [f for f in first.findings if f.check != "published"] + [
+        f for f in run(cases=1).findings if f.check == "published"
+    ]
+    with pytest.raises(ReportError, match=r"repeats mazur-2015 of .* \(published\)"):
+        merge_reports([first, second])
 
 
 def _write(reports, directory):

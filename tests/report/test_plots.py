@@ -21,10 +21,11 @@ def _scatter(n_pass: int, n_fail: int = 2) -> str:
 
 
 def _points(svg: str, verdict: str) -> int:
-    """Scatter points of a verdict: <use> elements filled with its colour, less the one of
-    the legend."""
+    """Scatter points of a verdict: <use> elements of a marker filled with its colour (the
+    marker's definition carries the fill the points share), less the one of the legend."""
     colour = plots.VERDICT_COLOURS[verdict]
-    return len(re.findall(rf'<use [^>]*style="fill: {colour}', svg)) - 1
+    markers = re.findall(rf'<path id="([\w-]+)" d="[^"]*" style="fill: {colour}', svg)
+    return sum(len(re.findall(rf'<use xlink:href="#{m}"', svg)) for m in markers) - 1
 
 
 def test_svg_is_inline_ready_and_dated_nowhere():
@@ -100,9 +101,31 @@ def test_layer_bars_mark_infinite_shares_and_the_tolerance():
 
 def test_step_curve_marks_the_chosen_step():
     h = np.geomspace(1e-10, 1e-1, 10)
-    svg = plots.step_curve(h, 1e-16 / h + h**2, 1e-5)
-    assert "chosen step h = 1e-05" in svg
-    assert "chosen step" not in plots.step_curve(h, 1e-16 / h + h**2, None)
+    lines = [(h, 1e-16 / h + h**2, "1: pass")]
+    svg = plots.step_curve(lines, 1e-5)
+    assert "chosen step h = 1e-05" in svg and "1: pass" in svg
+    assert "chosen step" not in plots.step_curve(lines, None)
+
+
+def _y_ticks(svg: str) -> list[str]:
+    return re.findall(r'<g id="ytick_\d+">.*?<text[^>]*>([^<]*)</text>', svg, re.DOTALL)
+
+
+def test_a_flat_step_curve_still_gets_two_labelled_y_ticks():
+    h = np.geomspace(1e-9, 1e-1, 12)
+    flat = np.full(h.size, 1.8e-6)
+    ticks = _y_ticks(plots.step_curve([(h, flat, "1: fail")], None))
+    assert len(ticks) >= 2, ticks
+
+
+def test_compact_svg_keeps_every_point_and_shortens_numbers():
+    svg = _scatter(200, n_fail=4)
+    assert re.search(r"\d\.\d{3,}", svg) is None
+    colour = plots.VERDICT_COLOURS["pass"]
+    markers = re.findall(rf'<path id="([\w-]+)" d="[^"]*" style="fill: {colour}', svg)
+    uses = [u for m in markers for u in re.findall(rf'<use xlink:href="#{m}"[^>]*>', svg)]
+    assert len(uses) == 201 and not any("style" in use for use in uses)
+    assert (_points(svg, "pass"), _points(svg, "fail")) == (200, 4)
 
 
 def test_thinned_passes_keep_the_worst_errors():

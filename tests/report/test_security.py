@@ -11,8 +11,8 @@ SHOWN = " ".join(HOSTILE.split())
 """The hostile string as text content reads (whitespace collapsed)."""
 SECTIONS = {
     "verdict",
+    "causes",
     "summary",
-    "worst",
     "cases",
     "step-curve",
     "published",
@@ -54,7 +54,7 @@ def test_page_structure_is_intact(page):
 
 
 def test_every_field_is_shown_as_text(page):
-    for anchor in ("worst", "cases", "published", "kill-matrix", "metadata", "step-curve"):
+    for anchor in ("causes", "cases", "published", "kill-matrix", "metadata", "step-curve"):
         assert SHOWN in page.by_id(anchor).text(), anchor
     headings = [h.text() for h in page.find_all("h2")]
     assert f"Check: {SHOWN}" in headings
@@ -71,4 +71,4 @@ def test_no_report_string_reaches_a_plot(page):
 
 
 def test_template_syntax_in_data_is_not_evaluated(page):
-    assert "{{ 7*7 }}{% raw %}" in page.by_id("worst").text()
+    assert "{{ 7*7 }}{% raw %}" in page.by_id("causes").text()

@@ -10,18 +10,13 @@ import pytest
 
 from manualbp.findings import Finding
 from manualbp.report.cases import LAYER_LIMIT, layer_quantity, rel_errors, tolerance_share
+from manualbp.report.display import text
 from manualbp.report.html import render_html
 from manualbp.report.killmatrix import kill_matrix
 from manualbp.report.model import Report
-from manualbp.report.view import (
-    build_page,
-    family,
-    localisation,
-    remarks,
-    step_curve,
-    text,
-    worst_per_case,
-)
+from manualbp.report.published import remarks
+from manualbp.report.stepcurve import step_section
+from manualbp.report.view import build_page, family, localisation
 
 
 @pytest.mark.parametrize(
@@ -105,24 +100,28 @@ def test_rel_errors_is_none_for_missing_or_malformed_detail(detail):
     assert rel_errors(_tensor(detail)) is None
 
 
-def test_step_curve_skips_malformed_curves_and_plots_the_first_good_one():
+def test_step_section_skips_malformed_curves_and_plots_a_v():
     bad = [
         {"h": [1e-3], "error": [1.0]},
         {"h": [1e-3, 0.0], "error": [1.0, 2.0]},
         {"h": [1e-3, 1e-4], "error": [1.0]},
         {"h": "x", "error": [1.0]},
+        {"h": [1e-3, 1e-4], "error": [1.0, float("nan")]},
         "not a curve",
     ]
     findings = [
         Finding("fd", f"case-{i}", "grad.W1", "pass", detail={"step_curve": c})
         for i, c in enumerate(bad)
     ]
-    assert step_curve(findings) is None
-    good = {"h": [1e-2, 1e-4, 1e-6], "error": [1e-4, 1e-8, 1e-6], "chosen_h": 1e-4}
+    assert step_section(findings) is None
+    h = np.geomspace(1e-9, 1e-1, 17)
+    good = {"h": h.tolist(), "error": (1e-16 / h + h**2).tolist(), "chosen_h": 4.6e-6}
     findings.append(Finding("fd", "case-9", "grad.W2", "pass", detail={"step_curve": good}))
-    curve = step_curve(findings)
-    assert curve is not None and curve.finding.case == "case-9"
-    assert curve.plot.startswith("<svg")
+    section = step_section(findings)
+    assert section is not None and section.plot.startswith("<svg")
+    (curve,) = section.curves
+    assert curve.finding.case == "case-9" and not curve.flat
+    assert "the chosen step 4.6e-06 sits near the bottom" in curve.caption
 
 
 def test_kill_matrix_rows_and_survivors():
@@ -162,13 +161,6 @@ def test_no_kill_matrix_without_the_extra():
     assert kill_matrix({}) is None
 
 
-def test_worst_per_case_keeps_one_finding_per_failing_case(failing_report):
-    worst = worst_per_case(failing_report.findings)
-    keys = [(f.impl, f.check, f.case) for f in worst]
-    assert len(keys) == len(set(keys)) == 4
-    assert all(f.verdict == "fail" for f in worst)
-
-
 def test_failing_case_localises_the_first_bad_layer_going_backwards(run):
     page = build_page(run(cases=2, broken=(1,)))
     autograd = [c for c in page.cases if c.check == "autograd"]
@@ -183,7 +175,7 @@ def test_failing_case_localises_the_first_bad_layer_going_backwards(run):
 
 def test_passing_page_has_no_failing_cases_and_says_pass(passing_report):
     page = build_page(passing_report)
-    assert page.status == "pass" and page.cases == [] and page.worst == []
+    assert page.status == "pass" and page.cases == [] and page.causes == []
 
 
 def test_page_of_only_skipped_findings_is_unverified():
@@ -249,21 +241,26 @@ SENTENCE = "first wrong going backwards: delta.2 (layer 2 of 3, hidden) → hidd
 
 
 @pytest.mark.parametrize(
-    ("value", "diagnosis", "expected"),
+    ("value", "diagnosis", "expected", "cause"),
     [
-        ({"layer": 2, "sentence": SENTENCE}, None, SENTENCE),
-        ({"layer": 2, "sentence": SENTENCE}, f"missing derivative; {SENTENCE}", ""),
-        ("output layer", "sign flipped", "output layer"),
-        ({"layer": 2}, None, '{"layer": 2}'),
-        (None, None, ""),
+        ({"layer": 2, "sentence": SENTENCE}, None, SENTENCE, SENTENCE),
+        (
+            {"layer": 2, "sentence": SENTENCE},
+            f"missing derivative; {SENTENCE}",
+            "",
+            f"missing derivative; {SENTENCE}",
+        ),
+        ("output layer", "sign flipped", "output layer", "sign flipped"),
+        ({"layer": 2}, None, '{"layer": 2}', "delta.2[0,1] disagrees"),
+        (None, None, "", "delta.2[0,1] disagrees"),
     ],
     ids=["sentence", "already in the diagnosis", "plain text", "no sentence", "absent"],
 )
-def test_localisation_is_one_line_said_once(value, diagnosis, expected, parse_html):
+def test_localisation_is_one_line_said_once(value, diagnosis, expected, cause, parse_html):
     finding = Finding("autograd", "case-0", "delta.2[0,1]", "fail", diagnosis=diagnosis)
     if value is not None:
         finding.detail["localisation"] = value
     assert localisation(finding) == expected
     page = parse_html(render_html(Report([finding])))
-    shown = [node.text() for node in page.find_all(cls="localisation")]
-    assert shown == ([f"where {expected}"] * 2 if expected else [])
+    (sentence,) = [node.text() for node in page.find_all(cls="sentence")]
+    assert sentence == cause
