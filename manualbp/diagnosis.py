@@ -41,7 +41,13 @@ from manualbp.localisation import (
     localisation,
     locate,
 )
-from manualbp.patterns import delta_pattern, gradient_pattern, step_pattern, summary_pattern
+from manualbp.patterns import (
+    candidate_pattern,
+    delta_pattern,
+    gradient_pattern,
+    step_pattern,
+    summary_pattern,
+)
 from manualbp.quantity import Quantity
 
 #: Failing patterns, as the diagnosis names them.
@@ -123,6 +129,10 @@ def _site_pattern(site: Site, evidence: Evidence) -> Pattern:
         return Pattern(
             "frozen_updated", f"frozen parameters moved in the step ({_names_of(site.findings)})"
         )
+    if site.stage == "gradient":  # the first wrong layer going backwards reads exactly
+        candidate = candidate_pattern(site.findings, _names_of(site.findings))
+        if candidate is not None:
+            return candidate
     tensors = _tensors(site.findings)
     if not tensors:
         kept = tuple(evidence.failing_grads()) if site.stage == "gradient" else site.findings
@@ -177,14 +187,15 @@ def diagnose(findings: list[Finding]) -> Diagnosis | None:
 
 #: Words of the exceptions NumPy raises for a product or a sum of mismatched shapes.
 SHAPE_ERRORS = ("not aligned", "mismatch in its core dimension", "could not be broadcast",
-                "shapes (", "size mismatch", "has shape")  # fmt: skip
+                "size mismatch")  # fmt: skip
 
 
 def _shape_error(finding: Finding) -> bool:
-    """True when a protocol call failed on a shape mismatch (``gradients() raised
-    ValueError: shapes (3,4) and (3,2) not aligned`` or a gradient of the wrong shape)."""
+    """True when a protocol call raised on a shape mismatch (``gradients() raised
+    ValueError: shapes (3,4) and (3,2) not aligned``)."""
     kind = Quantity.parse(finding.quantity).kind
-    return kind == "call" and any(words in finding.reason for words in SHAPE_ERRORS)
+    raised = " raised " in finding.reason  # not a gradient returned in the wrong shape
+    return kind == "call" and raised and any(words in finding.reason for words in SHAPE_ERRORS)
 
 
 def localise(findings: list[Finding]) -> Localisation | None:

@@ -43,12 +43,15 @@ def partial_pattern(tensor: Tensor) -> Pattern | None:
     """``partial_units`` when whole columns (units) or whole rows are wrong and the rest right.
 
     An entry counts for a wrong column only when it is informative (:attr:`Tensor.informative`:
-    a zeroed unit still matches where the reference is ~0).
+    a zeroed unit still matches where the reference is ~0). A column of one entry (a batch of
+    one) or a row of one entry says nothing about units: that axis is not read.
     """
     if tensor.impl.ndim != 2:
         return None
     ok, informative = tensor.ok, tensor.informative
     for axis, unit in ((0, "column"), (1, "row")):
+        if tensor.impl.shape[axis] < 2:
+            continue
         right = np.all(ok, axis=axis)
         wrong = np.all(~ok | ~informative, axis=axis) & np.any(~ok, axis=axis)
         if np.all(right | wrong) and right.any() and wrong.any():
@@ -167,17 +170,46 @@ def kink_side_pattern(tensor: Tensor) -> Pattern | None:
 
 
 def gradient_pattern(tensors: list[Tensor], facts: dict[str, Any]) -> Pattern:
-    """The pattern of wrong gradients: factor or zero over all of them, transposed, partial."""
+    """The pattern of wrong gradients: factor or zero over all of them, transposed, the
+    gradient of a classic wrong error term (:func:`candidate_pattern`), partial."""
     impl, ref = _flat(tensors)
     found = factor_pattern(impl, ref, facts, _names(tensors))
     if found is not None and found.kind != "other":
         return found
     return (
         transposed_pattern(tensors)
+        or candidate_pattern([t.finding for t in tensors], _names(tensors))
         or found
         or partial_pattern(tensors[0])
         or Pattern("other", f"{_names(tensors)} disagree with no recognised pattern")
     )
+
+
+#: How each wrong error term reads when it is seen through the gradients it gives.
+CANDIDATE_WORDS: dict[str, tuple[str, str | None]] = {
+    "missing_activation_derivative": (
+        "its error term without the factor f'(z) (δ_l = δ_(l+1) W_(l+1), or ∂E/∂a at the output)",
+        None,
+    ),
+    "derivative_at_output": (
+        "its error term with the derivative taken at the output a instead of the input z",
+        "activation_derivative",
+    ),
+    "transposed": ("its error term with W_(l+1)ᵀ where W_(l+1) belongs", None),
+    "wrong_layer_matrix": ("its error term with the layer's own matrix W_l", None),
+}
+
+
+def candidate_pattern(findings: Sequence[Finding], what: str) -> Pattern | None:
+    """The wrong error term every failing gradient is the gradient of, as the autograd
+    check read it (``detail["candidates"]``), or None."""
+    readings = [f.detail.get("candidates") for f in findings]
+    if not readings or any(not isinstance(r, dict) for r in readings):
+        return None
+    for kind, (words, formula) in CANDIDATE_WORDS.items():
+        if all(reading.get(kind) for reading in readings):  # type: ignore[union-attr]
+            return Pattern(kind, f"{what} = the gradient of {words}", formula)
+    return None
 
 
 def step_pattern(tensors: list[Tensor], facts: dict[str, Any]) -> Pattern:
@@ -224,6 +256,9 @@ def summary_pattern(
                 return found
     if all(s.get("transposed") for s in summaries):
         return Pattern("transposed", f"{what} = (reference)ᵀ on every entry")
+    candidate = candidate_pattern(findings, what)
+    if candidate is not None:
+        return candidate
     for kind, words, formula in (
         ("missing_activation_derivative", "⊙ f'(z) = reference: the factor f'(z) is missing", None),
         (

@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("manualbp.pipeline", "manualbp.report"),
     ("manualbp.verify", "manualbp.selftest", "manualbp.api"),
-    ("manualbp.pytest_plugin", "manualbp.cli"),
+    ("manualbp.pytest_plugin", "manualbp.cli", "manualbp.__main__"),
 )
 #: The package itself re-exports the public names of the lower layers (and the facade).
 TOP = "manualbp"

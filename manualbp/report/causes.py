@@ -72,6 +72,16 @@ class Cause:
     worst: list[Entry]
 
     @property
+    def traceback(self) -> list[dict[str, Any]]:
+        """The implementation's own frames of the exception behind this cause (innermost
+        last), from the first of its findings that kept them; [] when it raised nothing."""
+        for finding in self.findings:
+            frames = finding.detail.get("traceback")
+            if isinstance(frames, list) and frames:
+                return [frame for frame in frames if isinstance(frame, dict)]
+        return []
+
+    @property
     def title(self) -> str:
         """``kind · formula · site`` (the parts that are known)."""
         return " · ".join(part for part in (self.kind, self.formula, self.site) if part)

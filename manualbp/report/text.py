@@ -44,6 +44,11 @@ def cause_lines(cause: Cause, number: int) -> list[str]:
     if cause.seen_at:
         seen = ", ".join(f"{label} ({n} case{'s' if n != 1 else ''})" for label, n in cause.seen_at)
         lines.append(f"     seen as {seen}")
+    for frame in cause.traceback[-1:]:  # the innermost frame: where the implementation raised
+        lines.append(
+            f"     raised at {frame.get('file')}:{frame.get('line')} in {frame.get('function')}:"
+            f" {frame.get('code') or ''}"
+        )
     for position, entry in enumerate(cause.worst):
         f = entry.finding
         method = f" {f.method}" if f.method else ""

@@ -10,6 +10,7 @@ import numpy as np
 from manualbp import torch_mirror as mirror
 from manualbp.architecture import Architecture
 from manualbp.case import Case
+from manualbp.checks.autograd.candidates import candidate_matches
 from manualbp.checks.autograd.reference import Pick, Reference
 from manualbp.checks.autograd.tolerance import tolerance_reason
 from manualbp.factors import matches
@@ -200,11 +201,14 @@ def loss_and_gradient_findings(
         )
     )
     for name in case.arch.param_names:
-        findings.append(
-            compare_quantity(
-                context, reference, f"grad.{name}", grads[name], lambda b, k=name: b.gradients[k]
-            )
+        finding = compare_quantity(
+            context, reference, f"grad.{name}", grads[name], lambda b, k=name: b.gradients[k]
         )
+        if finding.verdict == "fail":
+            finding.detail["candidates"] = candidate_matches(
+                grads[name], case.arch, case.params, case.x, case.y, reference, name
+            )
+        findings.append(finding)
     return findings
 
 
