@@ -45,7 +45,7 @@ CHUNK = 20
 #: Example cases kept per inconclusive reason, and false alarms kept in full.
 EXAMPLES = 3
 MAX_FAILS = 50
-VERDICT_ORDER: tuple[str, ...] = ("fail", "inconclusive", "pass", "skipped", "erratum")
+VERDICT_ORDER: tuple[str, ...] = ("fail", "imprecise", "inconclusive", "pass", "skipped", "erratum")
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
@@ -73,7 +73,8 @@ class Tally:
     """Counts over a set of cases.
 
     ``findings[check][verdict]``: Findings; ``cases_with[check][verdict]``: cases with at
-    least one such Finding; ``reasons``: inconclusive Findings per :func:`reason_key`;
+    least one such Finding; ``reasons``: inconclusive Findings per :func:`reason_key` and
+    imprecise ones per the places where float64 lost digits;
     ``examples``: a few (case index, seed, quantity) per reason; ``fails``: false alarms.
     """
 
@@ -94,8 +95,13 @@ class Tally:
             row[finding.verdict] = row.get(finding.verdict, 0) + 1
             seen.add((finding.check, finding.verdict))
             where = {"index": index, "seed": finding.seed, "quantity": finding.quantity}
-            if finding.verdict == "inconclusive":
+            if finding.verdict in ("inconclusive", "imprecise"):
                 key = reason_key(finding.check, finding.method, finding.quantity, finding.reason)
+                if finding.verdict == "imprecise":
+                    places = finding.detail.get("precision", {}).get("places", [])
+                    key = f"{key.split(':')[0]}: imprecise at " + ", ".join(
+                        place["where"] for place in places
+                    )
                 self.reasons[key] = self.reasons.get(key, 0) + 1
                 kept = self.examples.setdefault(key, [])
                 if len(kept) < EXAMPLES:
@@ -198,7 +204,7 @@ def print_summary(tally: Tally, out: TextIO) -> None:
         out.write(f"{check:<9}{cells}\n")
     out.write("(Findings, in parentheses the cases with at least one)\n")
     if tally.reasons:
-        out.write("\ninconclusive, by reason:\n")
+        out.write("\ninconclusive and imprecise, by reason:\n")
         for key, count in sorted(tally.reasons.items(), key=lambda item: -item[1]):
             seeds = ", ".join(str(e["seed"]) for e in tally.examples.get(key, []))
             out.write(f"  {count:>6}  {key}  (e.g. case seeds {seeds})\n")

@@ -36,7 +36,7 @@ def test_ci_subset_has_no_false_alarm_and_its_counts_add_up(campaign, tmp_path: 
         # than there are cases or in more cases than it has Findings
         assert with_verdict["pass"] == cases
         assert all(with_verdict[v] <= min(cases, row[v]) for v in with_verdict)
-        inconclusive += row.get("inconclusive", 0)
+        inconclusive += row.get("inconclusive", 0) + row.get("imprecise", 0)
     assert sum(summary["reasons"].values()) == inconclusive
     assert summary["fails"] == []
 
@@ -85,3 +85,18 @@ def test_bad_options_exit_2(campaign, options: list[str], tmp_path: Path, capsys
     assert campaign.main([*options, "--json", str(path), "--quiet"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert not path.exists()
+
+
+def test_corpus_bug_campaign_runs_the_cli_and_names_the_bug(tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(ROOT))
+        corpus_bugs = importlib.import_module("campaigns.corpus_bugs")
+    path = tmp_path / "bugs.json"
+    argv = ["--only", "nielsen", "--bug", "BUG_HIDDEN_ERROR_W_NOT_TRANSPOSED", "--cases", "2",
+            "--json", str(path)]  # fmt: skip
+    assert corpus_bugs.main(argv) == 0
+    [row] = json.loads(path.read_text(encoding="utf-8"))["bugs"]
+    # the run went through `manualbp verify` (exit 1 on a failing gradient) and every failing
+    # case was diagnosed as the bug the corpus declares
+    assert row["exit"] == 1 and row["failing_cases"] == 2
+    assert row["kinds"] == {"transposed": 2} and row["caught"]
