@@ -10,7 +10,7 @@ naive ones: tanh from math.exp, sigmoid as 1/(1 + exp(-z)), logs of the sigmoid 
 cross entropy. ``Neuron``, ``Layer`` and ``MLP`` are built from Values; the wrapper keeps one
 MLP per architecture and loads the parameters into it, as a training script would.
 
-``supports`` limits the size (at most 120 parameters, 3 layers), since every scalar of
+``supports`` limits the size (at most 40 parameters, 3 layers), since every scalar of
 every sample is a Python object.
 """
 
@@ -224,7 +224,7 @@ def sample_loss(kind, out, target):
 
 class MicrogradImplementation:
     supports_complex = False
-    max_params = 120
+    max_params = 40
     max_layers = 3
 
     def __init__(self, value_class=Value, name="corpus/micrograd"):
