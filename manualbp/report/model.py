@@ -145,11 +145,21 @@ def unverified_cases(findings: Iterable[Finding]) -> list[str]:
     return lines
 
 
+def unverified_implementations(findings: Iterable[Finding]) -> list[str]:
+    """The implementations (in run order) none of whose Findings passed, imprecise or erratum
+    included: every comparison skipped or inconclusive verifies nothing."""
+    verified: dict[str, bool] = {}
+    for finding in findings:
+        agreed = finding.verdict in ("pass", "erratum", "imprecise")
+        verified[finding.impl] = verified.get(finding.impl, False) or agreed
+    return [impl for impl, agreed in verified.items() if not agreed]
+
+
 def outcome(report: Report, strict: bool | None = None) -> Outcome:
     """Exit 1 on any ``fail`` (with ``strict``, also on any ``imprecise``; default: the run's
     ``metadata["strict"]``); exit 1 when random cases could not be drawn where the
     implementation supports them (``--cases N`` means N verified cases), or when nothing
-    passed at all (every case skipped is not a pass)."""
+    of an implementation passed (every case skipped is not a pass)."""
     strict = bool(report.metadata.get("strict")) if strict is None else strict
     verdicts = [f.verdict for f in report.findings]
     fails, imprecise = verdicts.count("fail"), verdicts.count("imprecise")
@@ -158,11 +168,14 @@ def outcome(report: Report, strict: bool | None = None) -> Outcome:
         if strict and imprecise:
             parts.append(f"{imprecise} imprecise (--strict)")
         return Outcome(1, "FAIL: " + ", ".join(parts))
-    unverified = unverified_cases(report.findings)
+    unverified = unverified_cases(report.findings) + [
+        f"{impl}: every comparison was skipped or inconclusive; nothing passed"
+        for impl in unverified_implementations(report.findings)
+    ]
     if unverified:
         return Outcome(1, "NOT VERIFIED: " + "; ".join(unverified))
-    if not any(v in ("pass", "erratum", "imprecise") for v in verdicts):
-        return Outcome(1, "NOT VERIFIED: every case was skipped or inconclusive; nothing passed")
+    if not verdicts:
+        return Outcome(1, "NOT VERIFIED: the report holds no findings; nothing was compared")
     message = "PASS: every comparison agrees (known errata shown as erratum)"
     if imprecise:
         message += (

@@ -102,3 +102,24 @@ def test_overlapping_reports_are_refused_with_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert not output.exists()
+
+
+def _finding(impl: str, verdict: str) -> Finding:
+    finding = Finding("fd", "case-0", "grad.W1", verdict, 1.0, 1.0, 0.0, 0.0, 1e-8, 0.0)
+    finding.impl = impl
+    return finding
+
+
+def test_an_implementation_with_nothing_passed_is_not_verified_beside_one_that_passed() -> None:
+    from manualbp.report.model import outcome
+
+    report = Report([_finding("good.py", "pass"), _finding("partial.py", "skipped")], {})
+    result = outcome(report)
+    assert result.exit_code == 1
+    assert result.message == (
+        "NOT VERIFIED: partial.py: every comparison was skipped or inconclusive; nothing passed"
+    )
+    # an imprecise or erratum Finding is a comparison that agreed on the formulas
+    report = Report([_finding("good.py", "pass"), _finding("partial.py", "imprecise")], {})
+    assert outcome(report).exit_code == 0
+    assert outcome(Report([], {})).message.startswith("NOT VERIFIED: the report holds no findings")
