@@ -41,6 +41,9 @@ SATURATED_Z = 12.0
 #: Spread of a softmax's logits beyond which the probability of the smallest underflows
 #: towards 0 and log of it loses its digits.
 SPREAD_Z = 30.0
+#: |z| beyond which e^z overflows float64 (log of the largest float): an unshifted softmax
+#: returns inf/inf there even over a single class, whatever the spread.
+OVERFLOW_Z = float(np.log(np.finfo(np.float64).max))
 #: A tamer point has every |z| at most this.
 TAME_Z = 4.0
 #: Halvings of the parameters tried to reach a tamer point.
@@ -81,8 +84,8 @@ class Stress:
 
 def stress(case: Case) -> list[Stress]:
     """Where ``case`` stretches float64: saturated transcendental layers, a saturated
-    cross-entropy output, a softmax whose logits spread past :data:`SPREAD_Z` (from the
-    torch mirror's forward pass)."""
+    cross-entropy output, a softmax whose logits spread past :data:`SPREAD_Z` or reach
+    :data:`OVERFLOW_Z` (from the torch mirror's forward pass)."""
     arch = case.arch
     z = mirror.intermediates(arch, case.params, case.x, case.y)["z"]
     places = []
@@ -95,8 +98,10 @@ def stress(case: Case) -> list[Stress]:
     output = z[-1]
     if arch.loss == "softmax_ce":
         spread = float(np.max(np.ptp(output, axis=1), initial=0.0))
-        if spread > SPREAD_Z:
-            places.append(Stress("output (softmax_ce)", spread, loss.unstable, loss.stable))
+        peak = float(np.max(np.abs(output), initial=0.0))
+        if spread > SPREAD_Z or peak > OVERFLOW_Z:
+            magnitude = spread if spread > SPREAD_Z else peak
+            places.append(Stress("output (softmax_ce)", magnitude, loss.unstable, loss.stable))
     elif loss.unstable and float(np.max(np.abs(output), initial=0.0)) > SATURATED_Z:
         peak = float(np.max(np.abs(output)))
         places.append(Stress(f"output ({arch.loss})", peak, loss.unstable, loss.stable))

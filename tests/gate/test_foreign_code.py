@@ -49,6 +49,19 @@ def test_complex_step_overflow_of_a_naive_sigmoid_falls_back_to_central_differen
     assert any("overflowed for complex parameters" in f.tolerance_reason for f in complex_step)
 
 
+def test_an_unshifted_softmax_over_one_class_that_overflows_is_imprecise_not_wrong() -> None:
+    """Campaign case: leaky-ReLU layers into a single logit of 1e3; e^z/Σe^z is inf/inf = nan
+    although the logits do not spread at all. The loss is right where e^z is finite."""
+    arch = manualbp.Architecture((3, 4, 1), ("leaky_relu", "identity"), "softmax_ce", "none")
+    case = manualbp.case_from_seed(arch, seed=5, batch_size=3, scale=4.0)
+    case.params["W2"][...] = 1e3 / max(1e-3, float(abs(case.params["W2"]).max()))
+    report = manualbp.check("tests/corpus/naive_numpy.py:IMPL", cases=case, checks=("fd",))
+    assert report.ok and "fail" not in verdicts(report, "fd")
+    imprecise = [f for f in report.findings if f.verdict == "imprecise"]
+    assert imprecise and imprecise[0].quantity == "loss()"
+    assert imprecise[0].detail["precision"]["places"][-1]["where"] == "output (softmax_ce)"
+
+
 def saturated(seed: int) -> manualbp.report.Report:
     case = random_case(seed, NIELSEN2_SPACE)
     assert case.arch.loss == "bce" and case.meta["scale"] == 4.0
