@@ -68,9 +68,9 @@ def error_text(finding: Finding) -> str:
     rel = finding.rel_error
     misleading = rel is None or not math.isfinite(rel) or rel > (finding.tolerance or 0.0)
     if (
-        finding.verdict != "fail"
-        and finding.abs_error is not None
+        finding.abs_error is not None
         and atol_governed(finding)
+        and finding.abs_error <= finding.atol  # type: ignore[operator]
         and misleading
     ):
         near_zero = "reference 0" if finding.ref_value == 0 else "|reference| below atol/rtol"

@@ -10,7 +10,7 @@ import pytest
 
 from manualbp.findings import Finding
 from manualbp.report.cases import LAYER_LIMIT, layer_quantity, rel_errors, tolerance_share
-from manualbp.report.display import text
+from manualbp.report.display import error_text, text
 from manualbp.report.html import render_html
 from manualbp.report.killmatrix import kill_matrix
 from manualbp.report.model import Report
@@ -264,3 +264,18 @@ def test_localisation_is_one_line_said_once(value, diagnosis, expected, cause, p
     page = parse_html(render_html(Report([finding])))
     (sentence,) = [node.text() for node in page.find_all(cls="sentence")]
     assert sentence == cause
+
+
+@pytest.mark.parametrize(
+    ("verdict", "abs_error", "expected"),
+    [
+        # agreed within atol next to a tiny reference: say so, not rel = 1e+03
+        ("pass", 1e-12, "|Δ| 1e-12 ≤ atol 5e-10 (|reference| below atol/rtol)"),
+        # imprecise beyond atol: the relative error, never a false "≤ atol"
+        ("imprecise", 2.9e-8, "0.029"),
+    ],
+)
+def test_error_text_claims_within_atol_only_when_it_is(verdict, abs_error, expected):
+    finding = Finding("autograd", "c", "loss", verdict, 1e-6 + abs_error, 1e-6, abs_error,
+                      abs_error / 1e-6, 1e-13, 5e-10)  # fmt: skip
+    assert error_text(finding) == expected
