@@ -13,8 +13,9 @@ Run from a checkout::
     python -m campaigns.false_alarms --cases 10000 -j 2        # or python campaigns/...
     python -m campaigns.false_alarms --impl tests/corpus/nielsen.py:IMPL --cases 10000 -j 2
 
-It prints, per check, how many Findings (and cases) ended ``pass``, ``inconclusive`` and
-``fail``, and why the inconclusive ones were inconclusive; the JSON summary (default
+It prints, per check, how many Findings (and cases) ended ``pass``, ``imprecise``,
+``inconclusive`` and ``fail``, why the inconclusive ones were inconclusive and where the
+imprecise ones lost their digits; the JSON summary (default
 reports/false_alarms.json) is rewritten after every chunk of cases, so an interrupted run
 leaves the counts it reached. Exit 0 when nothing failed, 1 on a false alarm, 2 on bad options.
 
@@ -235,11 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="python -m campaigns.false_alarms",
-        description="fd and autograd checks on many random cases of the correct engine; "
+        description="fd and autograd checks on many random cases of a correct implementation; "
         "every fail is a false alarm.",
     )
     parser.add_argument(
-        "--impl", default="manualbp.engine", metavar="SPEC", help="implementation (the engine)"
+        "--impl",
+        default="manualbp.engine",
+        metavar="SPEC",
+        help="implementation (default: manualbp.engine)",
     )
     parser.add_argument("--cases", type=positive_int, default=DEFAULT_CASES, help="cases (10000)")
     parser.add_argument("--seed", type=int, default=0, help="run seed (0)")
