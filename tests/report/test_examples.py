@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import shlex
 from pathlib import Path
@@ -20,11 +21,15 @@ README_EXAMPLE = Path(__file__).parent / "readme_mlp.py"
 SCHEMA = xmlschema.XMLSchema(Path(__file__).parent / "fixtures" / "junit.xsd")
 
 
-def verify_command(recipe: Path) -> list[str]:
-    """The words of the recipe's ``manualbp verify`` command (a YAML folded block: the
-    line that starts it and the lines indented like it)."""
-    lines = recipe.read_text(encoding="utf-8").splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith("manualbp verify"))
+def verify_command(recipe: Path, command: str = "manualbp verify", **expressions: str) -> list[str]:
+    """The words of the recipe's ``command`` (a YAML folded block: the line that starts it
+    and the lines indented like it), GitHub expressions ``${{ matrix.shard }}`` replaced by
+    the values given (``matrix_shard="2"``)."""
+    text = recipe.read_text(encoding="utf-8")
+    for name, value in expressions.items():
+        text = text.replace("${{ " + name.replace("_", ".") + " }}", value)
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(command))
     indent = len(lines[start]) - len(lines[start].lstrip())
     words = []
     for line in lines[start:]:
@@ -34,11 +39,16 @@ def verify_command(recipe: Path) -> list[str]:
     return words
 
 
+SHARDED = ROOT / "examples" / "github-actions-sharded.yml"
+ONE_JOB = [recipe for recipe in RECIPES if recipe != SHARDED]
+
+
 def test_there_are_recipes_for_github_and_gitlab():
-    assert [r.name for r in RECIPES] == ["github-actions.yml", "gitlab-ci.yml"]
+    names = ["github-actions-sharded.yml", "github-actions.yml", "gitlab-ci.yml"]
+    assert [r.name for r in RECIPES] == names
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.name)
+@pytest.mark.parametrize("recipe", ONE_JOB, ids=lambda r: r.name)
 def test_the_recipe_command_is_a_valid_gate_with_every_output(recipe):
     words = verify_command(recipe)
     assert words[:2] == ["manualbp", "verify"]
@@ -64,4 +74,36 @@ def test_the_github_recipe_runs_on_the_readme_example(tmp_path, capsys):
     assert "<failure" in junit.read_text(encoding="utf-8")
     summary = (tmp_path / "reports" / "manualbp.md").read_text(encoding="utf-8")
     assert summary.startswith("## ❌ manualbp: FAIL")
+    assert (tmp_path / "reports" / "manualbp.html").exists()
+
+
+def test_the_sharded_recipe_merges_into_the_verdict_of_one_machine(tmp_path, capsys):
+    """Every shard of the matrix runs its command; the merge job's command turns them into
+    the outputs of the whole run, with the verdict one machine would have given."""
+    text = SHARDED.read_text(encoding="utf-8")
+    shards = int(re.search(r"SHARDS: (\d+)", text).group(1))
+    assert f"shard: [{', '.join(str(i) for i in range(1, shards + 1))}]" in text
+    with contextlib.redirect_stdout(io.StringIO()):
+        for shard in range(1, shards + 1):
+            words = verify_command(SHARDED, matrix_shard=str(shard), env_SHARDS=str(shards))
+            words[words.index("--impl") + 1] = str(README_EXAMPLE)
+            words[words.index("--cases") + 1] = "8"
+            words[words.index("-j") + 1] = "1"
+            position = words.index("--json") + 1
+            words[position] = str(tmp_path / words[position])
+            assert main([*words[1:], "--no-shrink"]) == 1  # the README example is buggy
+        merge = verify_command(SHARDED, "manualbp report")
+        merge[merge.index("--merge") + 1] = str(tmp_path / "reports" / "shard-*.json")
+        for option in ("-o", "--json", "--junit", "--markdown"):
+            position = merge.index(option) + 1
+            merge[position] = str(tmp_path / merge[position])
+        pattern = merge[merge.index("--merge") + 1]
+        merge[merge.index("--merge") + 1 : merge.index("--merge") + 2] = sorted(
+            str(path) for path in Path(pattern).parent.glob(Path(pattern).name)
+        )  # the shell expands the glob
+        assert main(merge[1:]) == 1
+    merged = json.loads((tmp_path / "reports" / "manualbp.json").read_text(encoding="utf-8"))
+    cases = {f["case"] for f in merged["findings"] if f["check"] == "fd"}
+    assert len(cases) == 8  # every case once, from four shards
+    SCHEMA.validate(str(tmp_path / "reports" / "manualbp-junit.xml"))
     assert (tmp_path / "reports" / "manualbp.html").exists()
