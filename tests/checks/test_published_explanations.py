@@ -19,7 +19,7 @@ import manualbp.engine as engine
 import manualbp.mazur as mazur
 from manualbp import mutants
 from manualbp.checks import published
-from manualbp.checks.published.explain import KINDS, REPRODUCED
+from manualbp.checks.published.explanation import KINDS, REPRODUCED
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

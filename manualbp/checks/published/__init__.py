@@ -26,7 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from manualbp.checks.published.explain import Explainer, annotate
+from manualbp.checks.published.explain import Explainer
+from manualbp.checks.published.explanation import annotate
 from manualbp.checks.published.file import default_references, load_reference, parse_reference
 from manualbp.checks.published.paths import Interval, Path
 from manualbp.checks.published.problems import (

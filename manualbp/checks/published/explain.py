@@ -19,34 +19,35 @@ implementation's own values, what reproduces the printed text at its precision:
 
 The first that reproduces it explains the figure; a right value that none reproduces is
 ``source_unexplained`` (a misprint, or a path naming another number). Either way the
-Finding's diagnosis says so instead of a likely bug, and ``detail["suggested_entry"]`` holds
-the quantity entry to put in the reference file: the rule or path that fits the source's
-convention, or the erratum to record. A figure of a graph or affine example is computed by
-the implementation's own nodes, which no reference confirms: only truncation and rounded
-paths are tried there, and the sentence says so.
+Finding's diagnosis says so instead of a likely bug
+(:func:`~manualbp.checks.published.explanation.annotate`), and
+``detail["suggested_entry"]`` holds the quantity entry to put in the reference file: the
+rule or path that fits the source's convention, or the erratum to record. A figure of a
+graph or affine example is computed by the implementation's own nodes, which no reference
+confirms: only truncation and rounded paths are tried there, and the sentence says so.
 """
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from manualbp.checks.published.chain import Chain
-from manualbp.checks.published.paths import Expression, Interval, Path, path_key
-from manualbp.checks.published.problems import MLPProblem, PublishedQuantity, ReferenceExample
-from manualbp.checks.published.rules import (
-    ROUNDOFF,
-    decimals,
-    half_unit,
-    parse_printed,
-    truncates_to,
+from manualbp.checks.published.explanation import (
+    REPRODUCED,
+    Confirmation,
+    Explanation,
+    agrees,
+    entry,
+    erratum_entry,
+    show,
+    single_path,
 )
+from manualbp.checks.published.paths import Interval, Path, path_key
+from manualbp.checks.published.problems import MLPProblem, PublishedQuantity, ReferenceExample
+from manualbp.checks.published.rules import decimals, half_unit, truncates_to
 from manualbp.checks.published.values import MLPValues
 from manualbp.checks.published.variants import Variants, factors, mirror_values
-from manualbp.findings import Finding
 from manualbp.protocol import ImplementationFault, Unsupported
 
 #: Figures after more updates than this are confirmed by the mirror's gradients and first
@@ -58,100 +59,6 @@ SAME = 0.01
 #: Figures after at most this many updates try the loss factors before the update order
 #: (a loss factor then costs a few updates, not a whole training per factor).
 CHEAP_STEPS = 10
-
-KINDS: tuple[str, ...] = (
-    "source_truncated",
-    "source_rounded_intermediates",
-    "source_sign_convention",
-    "source_off_by_one_update",
-    "source_loss_factor",
-    "source_update_order",
-    "source_unexplained",
-)
-REPRODUCED = "the printed figure is reproduced"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What a printed figure's disagreement comes from: ``kind`` (:data:`KINDS`), the
-    ``sentence`` to show, the ``value`` that reproduces the figure (None when unexplained)
-    and the quantity entry to put in the reference file (``suggested``)."""
-
-    kind: str
-    sentence: str
-    value: float | None
-    suggested: dict[str, Any]
-    mirror: float | None = None
-
-
-@dataclass
-class Confirmation:
-    """Whether the implementation's ``value`` is right, how that was established, the
-    mirror's value (None when not computed) and the evidence for an erratum."""
-
-    confirmed: bool
-    words: str
-    value: float
-    mirror: float | None = None
-    evidence: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def right(self) -> float:
-        """The right value: the mirror's when it was computed, else the implementation's."""
-        return self.value if self.mirror is None else self.mirror
-
-
-def single_path(expression: Expression) -> tuple[float, Path] | None:
-    """(sign, path) when the expression is one path or its negation, else None."""
-    body = expression.tree.body
-    sign = 1.0
-    if isinstance(body, ast.UnaryOp) and isinstance(body.op, (ast.USub, ast.UAdd)):
-        sign = -1.0 if isinstance(body.op, ast.USub) else 1.0
-        body = body.operand
-    if isinstance(body, ast.Name):
-        return sign, expression.leaves[body.id]
-    return None
-
-
-def agrees(value: float, printed: str) -> bool:
-    """|value - printed| within half a unit of the last printed decimal (and round-off)."""
-    target = float(parse_printed(printed))
-    return abs(value - target) <= half_unit(printed) + ROUNDOFF * max(1.0, abs(target))
-
-
-def show(value: float, printed: str) -> str:
-    """``value`` with three more decimals than the printed figure."""
-    places = decimals(printed)
-    return f"{value:.{places + 3}f}" if places >= 0 else f"{value:.6g}"
-
-
-def entry(quantity: PublishedQuantity, **changes: Any) -> dict[str, Any]:
-    """The quantity's entry of a reference file, with ``changes``."""
-    found: dict[str, Any] = {
-        "label": quantity.label,
-        "path": quantity.expression.text,
-        "printed": quantity.printed,
-    }
-    if quantity.note:
-        found["note"] = quantity.note
-    return {**found, **changes}
-
-
-def erratum_entry(
-    quantity: PublishedQuantity, value: float, reproduced_by: str, evidence: dict[str, str]
-) -> dict[str, Any]:
-    """The entry with an erratum: the correct ``value`` to one more decimal than printed."""
-    places = max(decimals(quantity.printed) + 1, 0)
-    correct = str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places)))
-    erratum = {
-        "correct": correct,
-        "explanation": f"{quantity.label} is {correct}; the source prints {quantity.printed}",
-        "evidence": evidence,
-    }
-    if reproduced_by:
-        erratum["reproduced_by"] = reproduced_by
-    return entry(quantity, erratum=erratum)
-
 
 Candidate = Callable[[PublishedQuantity, float, Confirmation], "Explanation | None"]
 
@@ -472,17 +379,3 @@ class Explainer:
         )
         suggested = erratum_entry(quantity, confirmation.right, "", confirmation.evidence)
         return Explanation("source_unexplained", sentence, None, suggested, confirmation.mirror)
-
-
-def annotate(finding: Finding, explanation: Explanation) -> Finding:
-    """Write ``explanation`` on a failing Finding: its diagnosis (instead of a likely bug),
-    ``detail["diagnosis_kind"]``, ``reproduced_by`` (or ``explanation`` when unexplained),
-    ``suggested_entry`` and the mirror's value."""
-    finding.diagnosis = f"{explanation.kind}: {explanation.sentence}"
-    finding.detail["diagnosis_kind"] = explanation.kind
-    key = "explanation" if explanation.value is None else "reproduced_by"
-    finding.detail[key] = explanation.sentence
-    finding.detail["suggested_entry"] = explanation.suggested
-    if explanation.mirror is not None:
-        finding.detail["torch_mirror"] = explanation.mirror
-    return finding
