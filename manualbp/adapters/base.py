@@ -232,5 +232,5 @@ def optimizer_words(optimizer: Any) -> str:
     """How an assumption names the user's optimizer."""
     what = getattr(optimizer, "__qualname__", None) or type(optimizer).__name__
     if isinstance(optimizer, type):
-        return f"step: {what}(lr=lr).update(params, grads) on the data-loss gradients"
+        return f"step: {what}(lr).update(params, grads)"
     return f"step: {what}(w, dw, {{'learning_rate': lr}}) per parameter"

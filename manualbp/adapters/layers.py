@@ -55,15 +55,19 @@ LOSS_KINDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Every kind a network of :func:`from_layers` is made of.
+USED_KINDS: tuple[str, ...] = ("affine", *ACTIVATION_KINDS, *LOSS_KINDS)
+
+
 def _by_kind(layers: Any) -> dict[str, LayerSubject]:
-    """The layers given (module docstring) by kind; unknown kinds are left out, a kind given
-    twice is an ImplementationError."""
+    """The layers given (module docstring) by kind; kinds no MLP uses are left out, a kind
+    given twice is an ImplementationError."""
     items = list(layers) if isinstance(layers, list) else [layers]
     found: dict[str, LayerSubject] = {}
     for item in items:
         for subject in subjects_of(item):
-            if subject.kind is None:
-                continue
+            if subject.kind is None or subject.kind.name not in USED_KINDS:
+                continue  # a convolution or a batch norm of the same file: no MLP layer
             kind = subject.kind.name
             if kind in found and found[kind].name != subject.name:
                 raise ImplementationError(
@@ -96,14 +100,15 @@ class LayersAdapter(Adapter):
         super().__init__(name, self._assumptions(), architectures)
 
     def _assumptions(self) -> tuple[str, ...]:
-        used = ", ".join(f"{kind} {self.layers[kind].name}" for kind in self.layers)
-        losses = ", ".join("{} ({})".format(*LOSS_KINDS[kind]) for kind in self.loss_kinds)
+        used = ", ".join(
+            f"{subject.name.rsplit('/', 1)[-1]} as {kind}" for kind, subject in self.layers.items()
+        )
+        losses = ", ".join("{} {}".format(*LOSS_KINDS[kind]) for kind in self.loss_kinds)
         said = [
             f"layers: {used}",
-            "W (in, out) = manualbp's W transposed; shared bias as b = β·1, none as b = 0",
-            f"losses: {losses}",
-            f"softmax_ce labels as {self.labels.replace('_', '-')}",
-            "intermediates: z, a and δ from the layers themselves",
+            "W (in, out) = W transposed; shared bias as b = β·1, none as b = 0",
+            f"losses: {losses}; labels: {self.labels.replace('_', '-')}",
+            "intermediates: z, a and δ of the layers themselves",
         ]
         if self.optimizer is not None:
             said.append(optimizer_words(self.optimizer))
@@ -251,10 +256,9 @@ def from_layers(
         raise ImplementationError(
             f"from_layers: no loss layer ({', '.join(LOSS_KINDS)}) among the layers given"
         )
-    chosen = {k: v for k, v in found.items() if k in ("affine", *ACTIVATION_KINDS, *LOSS_KINDS)}
-    label = name or f"from_layers({', '.join(subject.name for subject in chosen.values())})"
+    label = name or f"from_layers({', '.join(found)})"
     return LayersAdapter(
-        chosen,
+        found,
         one_of(labels, LABELS, "labels"),
         optimizer,
         label,

@@ -97,17 +97,15 @@ class ModelAdapter(Adapter):
     def _assumptions(self) -> tuple[str, ...]:
         made = "build(arch)" if self.build is not None else f"{self.model.__name__}(…) by name"
         methods = (
-            "loss(x, t) -> float, gradient(x, t) -> grads"
-            if self.style == "saito"
-            else "loss(X, y) -> (loss, grads)"
+            "loss(x, t), gradient(x, t)" if self.style == "saito" else "loss(X, y) -> (loss, grads)"
         )
+        space = self.space
         said = [
-            f"{made}; params W (in, out) = manualbp's W transposed, b (out,)",
+            f"{made}; params W (in, out) = W transposed, b (out,)",
             f"{self.style} style: {methods}",
-            f"hidden {'/'.join(self.space['hidden'])}, loss {'/'.join(self.space['loss'])}, "
-            f"output {'/'.join(self.space['output'])}, per-unit biases, {self.reduction} "
-            "over the batch",
-            f"softmax_ce labels as {self.labels.replace('_', '-')}",
+            f"hidden {'/'.join(space['hidden'])}, {'/'.join(space['loss'])} on "
+            f"{'/'.join(space['output'])}, per-unit biases, {self.reduction} over the batch",
+            f"labels: {self.labels.replace('_', '-')}",
         ]
         if self.weight_decay:
             said.append(f"declared weight decay ½·{self.weight_decay:g}·Σ‖W‖² removed")

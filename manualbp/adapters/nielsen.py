@@ -98,29 +98,27 @@ class NielsenAdapter(Adapter):
         super().__init__(name, self._assumptions(), architectures)
 
     def _assumptions(self) -> tuple[str, ...]:
-        cls = self.network_class.__name__
-        loss_words = ", ".join(
-            f"{loss} ({cost.__name__})" if cost is not None else f"{loss} (a - y)"
+        costs = ", ".join(
+            loss if cost is None else f"{loss} ({cost.__name__})"
             for loss, cost in self.costs.items()
         )
+        loss = {
+            "total_cost": "loss: total_cost(data) with lmbda = 0 (×N for sum)",
+            "fn": "loss: Σ cost.fn(a, y)",
+            "adapter": "loss: ½‖feedforward(x) - y‖², by the adapter",
+        }[self.loss_source]
         said = [
-            f"{cls}(sizes) with weights (next, current) = manualbp's W, biases as columns",
-            f"{self.activation} layers, per-unit biases, {loss_words}",
-            "gradients: per-sample backprop summed (1/N of it for mean)",
-            self._loss_words(),
+            f"{self.network_class.__name__}(sizes); weights (next, current) as W, biases as "
+            "columns",
+            f"{self.activation} layers, per-unit biases, {costs}",
+            "gradients: Σ per-sample backprop (÷N for mean)",
+            loss,
         ]
         if self.can_step:
-            said.append("step: update_mini_batch with eta = lr (mean) or lr·N (sum)")
+            said.append("step: update_mini_batch, eta = lr (mean) or lr·N (sum)")
         if self.can_report_intermediates:
-            said.append("intermediates: a from feedforward, z = W a + b, δ from nabla_b")
+            said.append("intermediates: a by feedforward, z = W·a + b, δ = nabla_b")
         return tuple(said)
-
-    def _loss_words(self) -> str:
-        if self.loss_source == "total_cost":
-            return "loss: total_cost(data) (lmbda = 0), times N for sum"
-        if self.loss_source == "fn":
-            return "loss: cost.fn(a, y) summed over the samples"
-        return "loss: ½‖feedforward(x) - y‖² summed over the samples, computed by the adapter"
 
     def decline(self, arch: Architecture) -> str | None:
         if set(arch.activations) != {self.activation}:

@@ -228,6 +228,10 @@ BAD_ARGUMENTS = {
         lambda: from_model(user_models.TwoLayerNet, weight_decay=-1),
         "weight_decay",
     ),
+    "layers with two affine layers": (
+        lambda: from_layers([f"{SAITO_LAYERS}:Affine", CS231N_LAYERS]),
+        "two layers of kind affine",
+    ),
     "layers without a loss": (lambda: from_layers(f"{SAITO_LAYERS}:Affine"), "no loss layer"),
     "layers without affine": (lambda: from_layers(user_models.half_sse_loss), "no affine layer"),
     "architectures not a list": (
