@@ -162,3 +162,39 @@ def test_nary_and_constant_operations_run_on_the_users_two_input_nodes():
     # the constant 2 is multiplied by the same swapped node: it sends back dout·s (s = 0)
     # for dout·2, so every gradient below f is wrong but grad.z's, which is 0 either way
     assert failing == {f"grad.{name} (grad.{name})" for name in "xyuwv"}
+
+
+def test_a_figure_the_source_cut_is_explained_through_the_users_nodes_too():
+    """f = 2·(x·y·u + max(z, w) + v) = 1.8018982 at x = 1.2345, y = 0.5678, u = 1, z = 0.2,
+    w = -1, v = 0, printed 1.8018 (cut, not rounded): a fail the user's nodes are not blamed
+    for, with the rule to record."""
+    from manualbp.checks.layer import subjects_of
+    from manualbp.checks.published import parse_reference
+
+    data = {
+        "id": "cut",
+        "citation": {"authors": ["A. Student"], "title": "Circuits", "year": 2024, "url": "u"},
+        "kind": "graph",
+        "graph": {
+            "leaves": {"x": 1.2345, "y": 0.5678, "u": 1, "z": 0.2, "w": -1, "v": 0},
+            "operations": [
+                {"name": "p", "op": "multiply", "inputs": ["x", "y", "u"]},
+                {"name": "m", "op": "max", "inputs": ["z", "w"]},
+                {"name": "s", "op": "add", "inputs": ["p", "m", "v"]},
+                {"name": "f", "op": "multiply_constant", "inputs": ["s"], "constant": 2},
+            ],
+            "output": "f",
+        },
+        "quantities": [{"label": "f", "path": "value.f", "printed": "1.8018"}],
+    }
+    subjects = [
+        load_layers(f"{SAITO}:MulLayer", "multiply")[0],
+        load_layers(f"{SAITO}:AddLayer", "add")[0],
+        subjects_of(MaxLayer, "max")[0],
+    ]
+    reference = parse_reference(data, "cut.json")
+    (finding,) = run_many(subjects, checks=("published",), references=[reference])
+    assert finding.verdict == "fail"
+    assert finding.detail["diagnosis_kind"] == "source_truncated"
+    assert "no independent reference confirms it" in finding.diagnosis
+    assert finding.detail["suggested_entry"]["rule"] == "truncated"

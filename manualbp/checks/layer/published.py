@@ -124,10 +124,11 @@ def affine_values(reference: Any, subject: LayerSubject) -> dict[str, np.ndarray
 def _judge(
     reference: Any, impl: str, leaf: Callable[[Any], float], evaluator: str
 ) -> Iterator[Finding]:
-    from manualbp.checks.published import quantity_finding
+    from manualbp.checks.published import Explainer, quantity_finding
 
+    explainer = Explainer(reference, leaf)  # a disagreement: truncated or rounded paths?
     for quantity in reference.quantities:
-        yield quantity_finding(reference, quantity, leaf, impl, evaluator)
+        yield quantity_finding(reference, quantity, leaf, impl, evaluator, explainer)
 
 
 def _graph(

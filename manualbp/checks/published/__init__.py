@@ -44,6 +44,7 @@ from manualbp.plan import Plan, SubjectPlan, Unit
 from manualbp.protocol import ImplementationFault, Unsupported, fault_detail, unsupported_reason
 
 __all__ = [
+    "Explainer",
     "ReferenceExample",
     "default_references",
     "load_reference",

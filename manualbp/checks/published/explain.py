@@ -297,10 +297,9 @@ class Explainer:
                         if p.text in plan
                     ]
                     listed = ", ".join(shown[:3]) + (", …" if len(shown) > 3 else "")
-                    negated = "-" if sign < 0 else ""
                     how = (
-                        f"{quantity.label} = {negated}({formula.text}) is computed from its "
-                        f"inputs rounded ({listed})"
+                        f"{quantity.name} is computed as {formula.text} from its inputs "
+                        f"rounded as printed ({listed})"
                     )
                     return self._explained(
                         "source_rounded_intermediates", how, quantity, candidate, confirmation
