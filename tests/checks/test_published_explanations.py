@@ -252,3 +252,33 @@ def test_a_graph_figure_cut_after_its_decimals_is_a_truncation_by_the_nodes() ->
     explained(findings["f"], "source_truncated")
     assert "no independent reference confirms it" in findings["f"].diagnosis
     assert run(with_suggestion(NARY_GRAPH, findings["f"]))["f"].verdict == "pass"
+
+
+class WithoutIntermediates:
+    """manualbp's engine seen through loss, gradients and step only."""
+
+    name = "no-intermediates"
+
+    def loss(self, arch, params, x, y):
+        return engine.loss(arch, params, x, y)
+
+    def gradients(self, arch, params, x, y):
+        return engine.gradients(arch, params, x, y)
+
+    def step(self, arch, params, x, y, lr, frozen=frozenset()):
+        return engine.step(arch, params, x, y, lr, frozen)
+
+
+def test_what_the_protocol_does_not_allow_is_said() -> None:
+    """Without intermediates() neither the update order nor the rounded inputs of the loss
+    (its per-output terms) can be tried: the figure stays unexplained and says so."""
+    data = mazur_data()
+    data["quantities"] = [
+        {key: value for key, value in q.items() if key != "erratum"}
+        for q in data["quantities"]
+        if q["path"] in ("z.1[0,0]", "step1.loss")
+    ]
+    finding = run(data, WithoutIntermediates())["E_total after the first update"]
+    assert finding.detail["diagnosis_kind"] == "source_unexplained"
+    assert "could not try rounded inputs (needs intermediates()" in finding.diagnosis
+    assert "update order (needs step() and intermediates())" in finding.diagnosis

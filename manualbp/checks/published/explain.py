@@ -280,8 +280,15 @@ class Explainer:
         self, quantity: PublishedQuantity, value: float, confirmation: Confirmation
     ) -> Explanation | None:
         sign, path = single_path(quantity.expression)  # type: ignore[misc]
+        unread: Unsupported | None = None
+        tried = 0
         for formula in self.chain.formulas(path):
-            numbers = [self.leaf(p) for p in formula.inputs]
+            try:
+                numbers = [self.leaf(p) for p in formula.inputs]
+            except Unsupported as exc:  # an input needs a method the implementation lacks
+                unread = unread or exc
+                continue
+            tried += 1
             for plan in self._plans(formula.inputs, decimals(quantity.printed)):
                 rounded = [
                     round(n, plan[p.text]) if p.text in plan else n
@@ -304,6 +311,8 @@ class Explainer:
                     return self._explained(
                         "source_rounded_intermediates", how, quantity, candidate, confirmation
                     )
+        if unread is not None and not tried:
+            raise unread
         return None
 
     def _name(self, path: Path) -> str:
