@@ -59,6 +59,8 @@ SAME = 0.01
 #: Figures after at most this many updates try the loss factors before the update order
 #: (a loss factor then costs a few updates, not a whole training per factor).
 CHEAP_STEPS = 10
+#: Quantities a source may print with the opposite sign (Err = -δ, and -∂E/∂θ with it).
+SIGNED: tuple[str, ...] = ("delta", "dE_da", "grad")
 
 Candidate = Callable[[PublishedQuantity, float, Confirmation], "Explanation | None"]
 
@@ -103,6 +105,7 @@ class Explainer:
         confirmation = self.confirm(quantity, value)
         if not confirmation.confirmed:
             return None
+        tried: list[str] = []
         untried: list[str] = []
         for name, candidate in self._candidates(quantity):
             try:
@@ -112,20 +115,23 @@ class Explainer:
                 continue
             if found is not None:
                 return found
+            tried.append(name)
         if self.values is None:
             return None
-        return self._unexplained(quantity, value, confirmation, untried)
+        return self._unexplained(quantity, confirmation, tried, untried)
 
     def _candidates(self, quantity: PublishedQuantity) -> Iterator[tuple[str, Candidate]]:
         if not self.rounds(quantity):
             yield "truncation", self._truncated
-        yield "rounded paths", self._rounded_paths
         found = single_path(quantity.expression)
+        if found is None:
+            yield "rounded paths", self._rounded_paths
         if self.values is None or found is None:
             return
         steps = found[1].steps
         yield "rounded inputs", self._rounded_inputs
-        yield "sign", self._sign
+        if found[1].quantity in SIGNED:
+            yield "sign", self._sign
         if steps:
             yield "one update more or less", self._off_by_one
         if steps <= CHEAP_STEPS:
@@ -251,8 +257,6 @@ class Explainer:
         self, quantity: PublishedQuantity, value: float, confirmation: Confirmation
     ) -> Explanation | None:
         expression = quantity.expression
-        if single_path(expression) is not None:
-            return None
         for plan in self._plans(expression.paths, decimals(quantity.printed)):
 
             def leaf(path: Path, plan: dict[str, int] = plan) -> Interval:
@@ -324,7 +328,7 @@ class Explainer:
         self, quantity: PublishedQuantity, value: float, confirmation: Confirmation
     ) -> Explanation | None:
         sign, path = single_path(quantity.expression)  # type: ignore[misc]
-        if path.quantity not in ("delta", "dE_da", "grad") or not agrees(-value, quantity.printed):
+        if not agrees(-value, quantity.printed):
             return None
         how = "its sign is flipped: the source's error term is Err = -∂E/∂net (and -∂E/∂θ)"
         flipped = f"-{path.text}" if sign > 0 else path.text
@@ -374,16 +378,15 @@ class Explainer:
     def _unexplained(
         self,
         quantity: PublishedQuantity,
-        value: float,
         confirmation: Confirmation,
+        tried: list[str],
         untried: list[str],
     ) -> Explanation:
         skipped = f"; could not try {', '.join(untried)}" if untried else ""
         sentence = (
-            f"{confirmation.words}, and none of the usual causes reproduces the printed "
-            f"{quantity.printed} (rounded inputs, truncation, sign, one update more or less, "
-            f"loss factor, update order{skipped}): a misprint of the source, or a path that "
-            "names another number"
+            f"{confirmation.words}, and none of the usual causes in a source reproduces the "
+            f"printed {quantity.printed} (tried: {', '.join(tried)}{skipped}): a misprint of "
+            "the source, or a path that names another number"
         )
         suggested = erratum_entry(quantity, confirmation.right, "", confirmation.evidence)
         return Explanation("source_unexplained", sentence, None, suggested, confirmation.mirror)
