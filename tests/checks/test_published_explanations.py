@@ -282,3 +282,27 @@ def test_what_the_protocol_does_not_allow_is_said() -> None:
     assert finding.detail["diagnosis_kind"] == "source_unexplained"
     assert "could not try rounded inputs (needs intermediates()" in finding.diagnosis
     assert "update order (needs step() and intermediates())" in finding.diagnosis
+
+
+class BrokenGradients(WithoutIntermediates):
+    """Steps like the engine, but gradients() raises."""
+
+    name = "broken-gradients"
+
+    def gradients(self, arch, params, x, y):
+        raise RuntimeError("gradients are not ready")
+
+
+def test_an_implementation_that_cannot_be_confirmed_is_not_explained() -> None:
+    """A figure after 101 updates is confirmed by the gradients and the first update; an
+    implementation whose gradients() raises is not, and its disagreement stays its own."""
+    data = mazur_data()
+    data["mlp"]["train_steps"] = 101
+    data["quantities"] = [
+        {"label": "E after 101 updates", "path": "trained.loss", "printed": "0.2"},
+    ]
+    finding = run(data, BrokenGradients())["E after 101 updates"]
+    assert finding.verdict == "fail"
+    assert "diagnosis_kind" not in finding.detail and "suggested_entry" not in finding.detail
+    right = run(data, WithoutIntermediates())["E after 101 updates"]
+    assert right.detail["diagnosis_kind"] == "source_unexplained"

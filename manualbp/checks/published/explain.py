@@ -102,7 +102,10 @@ class Explainer:
         example, when neither truncation nor rounding reproduces it)."""
         if quantity.rule.kind != "printed":
             return None
-        confirmation = self.confirm(quantity, value)
+        try:
+            confirmation = self.confirm(quantity, value)
+        except (Unsupported, ImplementationFault):
+            return None  # what the implementation cannot give or gets wrong is not confirmed
         if not confirmation.confirmed:
             return None
         tried: list[str] = []
