@@ -4,20 +4,21 @@ Each node computes its output in ``forward`` and keeps what its backward needs; 
 takes the upstream gradient ∂E/∂out and returns ∂E/∂input for each input (chain rule:
 local derivative times upstream gradient). Following Saito, "Deep Learning from Scratch",
 ch. 5: an addition node passes the upstream gradient through unchanged; a multiplication
-node sends back the upstream gradient times the *other* input.
+node sends back the upstream gradient times the *other* inputs.
 
-=============  ===================  ==========================================
-node           forward              backward (upstream gradient d)
-=============  ===================  ==========================================
-Add            x + y                (d, d)
-Multiply       x · y                (d·y, d·x)
-Max            max(x, y)            (d, 0) if x >= y else (0, d)  (ties go to x)
-Exp            e^x                  (d·e^x,)
-Reciprocal     1/x                  (-d/x²,)
-Negate         -x                   (-d,)
-AddConstant    x + c                (d,)
-Sigmoid        σ(x)                 (d·σ(x)(1 - σ(x)),)
-=============  ===================  ==========================================
+================  ===================  ==========================================
+node              forward              backward (upstream gradient d)
+================  ===================  ==========================================
+Add               x1 + … + xn          (d, …, d)
+Multiply          x1 · … · xn          (d·Π_{j≠1} xj, …, d·Π_{j≠n} xj)
+Max               max(x, y)            (d, 0) if x >= y else (0, d)  (a tie goes to x)
+Exp               e^x                  (d·e^x,)
+Reciprocal        1/x                  (-d/x²,)
+Negate            -x                   (-d,)
+AddConstant       x + c                (d,)
+MultiplyConstant  c · x                (c·d,)
+Sigmoid           σ(x)                 (d·σ(x)(1 - σ(x)),)
+================  ===================  ==========================================
 
 :class:`Graph` wires named nodes into a DAG, runs the forward pass in order and the
 backward pass in reverse, accumulating gradients where a value feeds several nodes.
@@ -46,28 +47,32 @@ class Node:
 
 
 class Add(Node):
-    """x + y; backward passes d to both inputs unchanged."""
+    """x1 + x2 + … (two or more inputs); backward passes d to every input unchanged."""
 
     arity = 2
 
-    def forward(self, x: float, y: float) -> float:
-        return x + y
+    def forward(self, *inputs: float) -> float:
+        self.count = len(inputs)
+        return sum(inputs)  # left to right, as a chain of two-input additions
 
-    def backward(self, d: float) -> tuple[float, float]:
-        return d, d
+    def backward(self, d: float) -> tuple[float, ...]:
+        return (d,) * self.count
 
 
 class Multiply(Node):
-    """x · y; backward sends d times the other input."""
+    """x1 · x2 · … (two or more inputs); backward sends d times the product of the other
+    inputs (formed without dividing, so an input of 0 is no special case)."""
 
     arity = 2
 
-    def forward(self, x: float, y: float) -> float:
-        self.x, self.y = x, y
-        return x * y
+    def forward(self, *inputs: float) -> float:
+        self.inputs = inputs
+        return math.prod(inputs)
 
-    def backward(self, d: float) -> tuple[float, float]:
-        return d * self.y, d * self.x
+    def backward(self, d: float) -> tuple[float, ...]:
+        return tuple(
+            d * math.prod(self.inputs[:i] + self.inputs[i + 1 :]) for i in range(len(self.inputs))
+        )
 
 
 class Max(Node):
@@ -128,6 +133,19 @@ class AddConstant(Node):
         return (d,)
 
 
+class MultiplyConstant(Node):
+    """c · x for a fixed c; backward c·d."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    def forward(self, x: float) -> float:
+        return self.c * x
+
+    def backward(self, d: float) -> tuple[float]:
+        return (self.c * d,)
+
+
 class Sigmoid(Node):
     """σ(x) = 1/(1 + e^{-x}); backward d·σ(x)(1 - σ(x)) from the cached output."""
 
@@ -139,7 +157,7 @@ class Sigmoid(Node):
         return (d * self.out * (1.0 - self.out),)
 
 
-#: Node factories by the operation names a graph description uses.
+#: Node classes by the operation names a graph description uses (those without a constant).
 OPS: dict[str, type[Node]] = {
     "add": Add,
     "multiply": Multiply,
@@ -151,10 +169,18 @@ OPS: dict[str, type[Node]] = {
 }
 
 
+#: Node classes of the operations with a constant c.
+CONSTANT_OPS: dict[str, type[AddConstant | MultiplyConstant]] = {
+    "add_constant": AddConstant,
+    "multiply_constant": MultiplyConstant,
+}
+
+
 def make_node(operation: Operation) -> Node:
     """A fresh manualbp node for ``operation`` (nodes keep state, so one per evaluation)."""
-    if operation.op == "add_constant":
-        return AddConstant(float(operation.constant if operation.constant is not None else 0.0))
+    if operation.op in CONSTANT_OPS:
+        constant = float(operation.constant if operation.constant is not None else 0.0)
+        return CONSTANT_OPS[operation.op](constant)
     return OPS[operation.op]()
 
 

@@ -283,7 +283,7 @@ def test_graph_and_affine_files_are_validated_too() -> None:
         },
         "quantities": [{"label": "b", "path": "value.b", "printed": "1"}],
     }
-    with pytest.raises(ReferenceFileError, match="got 1 inputs, expected 2 for 'multiply'"):
+    with pytest.raises(ReferenceFileError, match="got 1 inputs, expected 2 or more for 'multiply'"):
         published.parse_reference(apples, "g.json")
     affine = {
         "id": "f",

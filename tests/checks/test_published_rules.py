@@ -11,7 +11,14 @@ from manualbp.checks.published.paths import (
     parse_graph_path,
     parse_mlp_path,
 )
-from manualbp.checks.published.rules import Erratum, Rule, decimals, half_unit, judge
+from manualbp.checks.published.rules import (
+    Erratum,
+    Rule,
+    decimals,
+    half_unit,
+    judge,
+    truncation_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +54,39 @@ def test_half_a_unit_of_the_last_printed_decimal() -> None:
 )
 def test_numbers_printed_through_int_are_truncations(value, printed, agrees) -> None:
     assert Rule("int").agrees(value, printed) is agrees
+
+
+@pytest.mark.parametrize(
+    ("value", "printed", "agrees"),
+    [
+        (0.52498, "0.5249", True),  # cut after 4 decimals: rounding would print 0.5250
+        (0.52490, "0.5249", True),
+        (0.5248999999, "0.5249", False),
+        (0.52500001, "0.5249", False),
+        (-0.52498, "-0.5249", True),
+        (-0.52488, "-0.5249", False),
+        (0.00004, "0.0000", True),
+        (-0.00004, "0.0000", True),
+        (-0.00004, "-0.0000", True),
+        (0.00004, "-0.0000", False),
+        (3.51089e-05, "3.5108e-05", True),  # 9 decimals, whatever the notation
+    ],
+)
+def test_numbers_printed_truncated_are_cut_after_their_decimals(value, printed, agrees) -> None:
+    rule = Rule("truncated")
+    assert rule.agrees(value, printed) is agrees
+    assert rule.atol(printed, 0.0) == pytest.approx(10.0 ** -decimals(printed))
+
+
+def test_truncation_intervals_and_their_reason() -> None:
+    assert truncation_interval("0.5249") == pytest.approx((0.5249, 0.525))
+    assert truncation_interval("-0.5249") == pytest.approx((-0.525, -0.5249))
+    assert truncation_interval("-0.00") == (-0.01, 0.0)
+    assert truncation_interval("220") == (220.0, 221.0)  # what the int rule uses
+    reason = Rule("truncated").describe("0.5249", 0.0)
+    assert "truncated toward zero after 4 decimals, not rounded" in reason
+    assert "between 0.5249 and 0.5250" in reason
+    assert "int()" in Rule("int").describe("220", 0.0)
 
 
 def test_rounded_intermediates_widen_the_bound_by_what_rounding_can_do() -> None:

@@ -51,7 +51,7 @@ def _entry(
 NIELSEN = _entry(
     "nielsen",
     "Nielsen network.py: column vectors, per-sample backprop, sigmoid, quadratic cost, "
-    "update_mini_batch; declares supports(arch), has step",
+    "update_mini_batch; through adapters.from_nielsen (supports(arch), step, intermediates)",
     ("--activations", "sigmoid", "--losses", "half_sse", "--bias-modes", "per_unit"),
     (
         _bug(
@@ -92,7 +92,7 @@ NIELSEN = _entry(
 NIELSEN2 = _entry(
     "nielsen2",
     "Nielsen network2.py: cost objects (CrossEntropyCost with nan_to_num logs, "
-    "QuadraticCost), total_cost averages; raises NotImplementedError outside its space",
+    "QuadraticCost), total_cost averages; through adapters.from_nielsen with both costs",
     ("--activations", "sigmoid", "--losses", "bce,half_sse", "--bias-modes", "per_unit"),
     (
         _bug(
@@ -135,8 +135,8 @@ NIELSEN2 = _entry(
 SAITO = _entry(
     "saito",
     "Saito ch.5: Affine/Sigmoid/Relu/SoftmaxWithLoss layer objects, W (in, out), "
-    "MultiLayerNet with an OrderedDict of layers, SGD in place; declares supports(arch), "
-    "has step",
+    "MultiLayerNet with an OrderedDict of layers, SGD in place; through adapters.from_model "
+    "(supports(arch), step with its SGD)",
     (
         "--activations",
         "relu,sigmoid,identity",
@@ -194,12 +194,16 @@ SAITO = _entry(
         ),
         _bug(
             "saito",
-            "BUG_SGD_UPDATES_CALLER_ARRAYS",
-            "inputs_mutated",
-            "the wrapper hands the caller's arrays (and W.T views) to the net; SGD's -= "
-            "overwrites them",
+            "BUG_AFFINE_DX_NOT_TRANSPOSED",
+            "transposed",
+            "Affine.backward returns np.dot(dout, W) for np.dot(dout, W.T) (runs on square "
+            "layers only)",
+            "--depth",
+            "2-3",
             "--width",
-            "2-16",
+            "3-3",
+            "--activations",
+            "sigmoid,identity",
         ),
     ),
 )
@@ -207,7 +211,8 @@ SAITO = _entry(
 CS231N = _entry(
     "cs231n",
     "CS231n layers.py/fc_net.py: functional *_forward/*_backward pairs, W (in, out), "
-    "softmax_loss with integer labels; declares a fixed list of architectures",
+    "softmax_loss with integer labels; through adapters.from_model on a fixed list of "
+    "architectures",
     (),
     (
         _bug(

@@ -3,22 +3,21 @@
 
 User code: every layer is a pair of functions, ``*_forward(...) -> (out, cache)`` and
 ``*_backward(dout, cache) -> gradients``; weights are (in, out); ``softmax_loss`` takes the
-scores and *integer* labels (the wrapper turns manualbp's one-hot rows into labels with
-argmax) and returns the mean loss over the N rows and its gradient. The softmax is shifted
-by the row maximum, then the log is taken of the probabilities (not of a log-softmax) --
+scores and *integer* labels (the adapter turns manualbp's one-hot rows into labels) and
+returns the mean loss over the N rows and its gradient. The softmax is shifted by the row
+maximum, then the log is taken of the probabilities (not of a log-softmax) --
 the way many solutions write it. ``FullyConnectedNet.loss(X, y)`` returns (loss, grads).
 
-The wrapper declares ``architectures``: a fixed list of ReLU networks with softmax scores,
-per-unit biases and the mean over the batch, as the assignment builds them; any other
-architecture raises NotImplementedError.
+The protocol comes from ``manualbp.adapters.from_model``, declaring ``architectures``: a fixed
+list of ReLU networks with softmax scores, per-unit biases and the mean over the batch, as
+the assignment builds them.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from manualbp.adapters import from_model
 from manualbp.architecture import Architecture
 
 
@@ -111,7 +110,7 @@ class FullyConnectedNet:
 
 
 # ---------------------------------------------------------------------------------------
-# protocol wrapper
+# the protocol: manualbp.adapters.from_model, on a fixed list of architectures
 # ---------------------------------------------------------------------------------------
 
 
@@ -138,43 +137,12 @@ ARCHITECTURES = (
 )
 
 
-class CS231nImplementation:
-    supports_complex = False
-    architectures = ARCHITECTURES
-
-    def __init__(self, net_class=FullyConnectedNet, name="corpus/cs231n"):
-        self.net_class = net_class
-        self.name = name
-
-    def _model(self, arch, params):
-        relu_net = all(a == "relu" for a in arch.activations[:-1])
-        if not (
-            relu_net
-            and arch.loss == "softmax_ce"
-            and arch.bias == "per_unit"
-            and arch.reduction == "mean"
-        ):
-            raise NotImplementedError("FullyConnectedNet: relu layers, softmax, mean, biases")
-        model = self.net_class(list(arch.sizes[1:-1]), arch.sizes[0], arch.sizes[-1])
-        for i in range(1, len(arch.sizes)):
-            model.params[f"W{i}"] = np.array(params[f"W{i}"], dtype=float).T
-            model.params[f"b{i}"] = np.array(params[f"b{i}"], dtype=float)
-        return model
-
-    def loss(self, arch: Architecture, params: dict[str, Any], x: Any, y: Any) -> float:
-        labels = np.argmax(y, axis=1)
-        loss, _ = self._model(arch, params).loss(x, labels)
-        return float(loss)
-
-    def gradients(
-        self, arch: Architecture, params: dict[str, Any], x: Any, y: Any
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        labels = np.argmax(y, axis=1)
-        loss, grads = self._model(arch, params).loss(x, labels)
-        return float(loss), {k: (g.T if k.startswith("W") else g) for k, g in grads.items()}
+IMPL = from_model(FullyConnectedNet, architectures=ARCHITECTURES, name="corpus/cs231n")
 
 
-IMPL = CS231nImplementation()
+def _adapted(net_class: type, bug: str):
+    """The protocol around a FullyConnectedNet with one bug, named after the bug."""
+    return from_model(net_class, architectures=ARCHITECTURES, name=f"corpus/cs231n:{bug}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,18 +219,8 @@ class _DbWithoutAxis(FullyConnectedNet):
     affine_backward = staticmethod(_affine_backward_db_without_axis)
 
 
-BUG_SOFTMAX_DX_NOT_DIVIDED_BY_N = CS231nImplementation(
-    _DxNotAveraged, "corpus/cs231n:BUG_SOFTMAX_DX_NOT_DIVIDED_BY_N"
-)
-BUG_SOFTMAX_LOSS_NOT_DIVIDED_BY_N = CS231nImplementation(
-    _LossNotAveraged, "corpus/cs231n:BUG_SOFTMAX_LOSS_NOT_DIVIDED_BY_N"
-)
-BUG_SOFTMAX_DX_LABEL_PLUS_ONE = CS231nImplementation(
-    _LabelPlusOne, "corpus/cs231n:BUG_SOFTMAX_DX_LABEL_PLUS_ONE"
-)
-BUG_RELU_BACKWARD_MASK_INVERTED = CS231nImplementation(
-    _ReluMaskInverted, "corpus/cs231n:BUG_RELU_BACKWARD_MASK_INVERTED"
-)
-BUG_AFFINE_DB_WITHOUT_AXIS = CS231nImplementation(
-    _DbWithoutAxis, "corpus/cs231n:BUG_AFFINE_DB_WITHOUT_AXIS"
-)
+BUG_SOFTMAX_DX_NOT_DIVIDED_BY_N = _adapted(_DxNotAveraged, "BUG_SOFTMAX_DX_NOT_DIVIDED_BY_N")
+BUG_SOFTMAX_LOSS_NOT_DIVIDED_BY_N = _adapted(_LossNotAveraged, "BUG_SOFTMAX_LOSS_NOT_DIVIDED_BY_N")
+BUG_SOFTMAX_DX_LABEL_PLUS_ONE = _adapted(_LabelPlusOne, "BUG_SOFTMAX_DX_LABEL_PLUS_ONE")
+BUG_RELU_BACKWARD_MASK_INVERTED = _adapted(_ReluMaskInverted, "BUG_RELU_BACKWARD_MASK_INVERTED")
+BUG_AFFINE_DB_WITHOUT_AXIS = _adapted(_DbWithoutAxis, "BUG_AFFINE_DB_WITHOUT_AXIS")

@@ -7,18 +7,17 @@ everywhere, the quadratic cost C = ½‖a - y‖² and its derivative (a - y), a
 update that averages the per-sample gradients. The numerics are the book's, naive on
 purpose: σ(z) = 1/(1 + exp(-z)) and σ'(z) = σ(z)(1 - σ(z)).
 
-The second half is a bespoke protocol wrapper (to be replaced by
-``manualbp.adapters.from_nielsen``); the bugs at the end each change one method.
+The protocol comes from ``manualbp.adapters.from_nielsen``, as a user's one-line file would
+get it; the bugs at the end each change one method of the network.
 """
 
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
 
 import numpy as np
 
-from manualbp.architecture import Architecture
+from manualbp.adapters import from_nielsen
 
 
 def sigmoid(z):
@@ -98,100 +97,10 @@ class Network:
 
 
 # ---------------------------------------------------------------------------------------
-# bespoke wrapper; to be replaced by manualbp.adapters.from_nielsen
-# manualbp's layout: W (out, in) -- the same as Nielsen's weights -- b (out,), rows = samples
+# the protocol: one line, manualbp.adapters.from_nielsen
 # ---------------------------------------------------------------------------------------
 
-
-class NielsenImplementation:
-    """The manualbp protocol around :class:`Network` (sigmoid, half_sse, per-unit biases)."""
-
-    supports_complex = False
-
-    def __init__(self, network_class=Network, name="corpus/nielsen"):
-        self.network_class = network_class
-        self.name = name
-
-    def supports(self, arch: Architecture) -> bool:
-        return (
-            set(arch.activations) == {"sigmoid"}
-            and arch.loss == "half_sse"
-            and arch.bias == "per_unit"
-        )
-
-    def _network(self, arch, params):
-        net = self.network_class(list(arch.sizes))
-        depth = len(arch.sizes) - 1
-        net.weights = [np.array(params[f"W{layer}"], dtype=float) for layer in range(1, depth + 1)]
-        net.biases = [
-            np.array(params[f"b{layer}"], dtype=float).reshape(-1, 1)
-            for layer in range(1, depth + 1)
-        ]
-        return net
-
-    @staticmethod
-    def _columns(x, y):
-        return [(x[n].reshape(-1, 1), y[n].reshape(-1, 1)) for n in range(len(x))]
-
-    @staticmethod
-    def _params(net):
-        params = {}
-        for layer, (w, b) in enumerate(zip(net.weights, net.biases, strict=True), start=1):
-            params[f"W{layer}"] = w
-            params[f"b{layer}"] = b.reshape(-1)
-        return params
-
-    def loss(self, arch: Architecture, params: dict[str, Any], x: Any, y: Any) -> float:
-        net = self._network(arch, params)
-        data = self._columns(x, y)
-        total = 0.0
-        for xn, yn in data:
-            total += 0.5 * np.linalg.norm(net.feedforward(xn) - yn) ** 2
-        if arch.reduction == "mean":
-            total = total / len(data)
-        return float(total)
-
-    def gradients(
-        self, arch: Architecture, params: dict[str, Any], x: Any, y: Any
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        net = self._network(arch, params)
-        data = self._columns(x, y)
-        nabla_b = [np.zeros(b.shape) for b in net.biases]
-        nabla_w = [np.zeros(w.shape) for w in net.weights]
-        for xn, yn in data:
-            delta_nabla_b, delta_nabla_w = net.backprop(xn, yn)
-            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b, strict=True)]
-            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w, strict=True)]
-        if arch.reduction == "mean":  # what update_mini_batch does with eta/len(mini_batch)
-            nabla_b = [nb / len(data) for nb in nabla_b]
-            nabla_w = [nw / len(data) for nw in nabla_w]
-        grads = {}
-        for layer in range(1, len(arch.sizes)):
-            grads[f"W{layer}"] = nabla_w[layer - 1]
-            grads[f"b{layer}"] = nabla_b[layer - 1].reshape(-1)
-        return self.loss(arch, params, x, y), grads
-
-    def step(
-        self,
-        arch: Architecture,
-        params: dict[str, Any],
-        x: Any,
-        y: Any,
-        lr: float,
-        frozen: frozenset[str] = frozenset(),
-    ) -> dict[str, np.ndarray]:
-        net = self._network(arch, params)
-        data = self._columns(x, y)
-        # update_mini_batch averages; a summed loss takes eta = lr * N
-        eta = lr if arch.reduction == "mean" else lr * len(data)
-        net.update_mini_batch(data, eta)
-        new = self._params(net)
-        for name in frozen:
-            new[name] = np.array(params[name], dtype=float)
-        return new
-
-
-IMPL = NielsenImplementation()
+IMPL = from_nielsen(Network, name="corpus/nielsen")
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,15 +137,15 @@ class _EtaNotAveraged(Network):
         self.biases = [b - eta * nb for b, nb in zip(self.biases, nabla_b, strict=True)]  # BUG: eta
 
 
-BUG_SIGMA_PRIME_AT_ACTIVATION = NielsenImplementation(
-    _SigmaPrimeAtActivation, "corpus/nielsen:BUG_SIGMA_PRIME_AT_ACTIVATION"
+BUG_SIGMA_PRIME_AT_ACTIVATION = from_nielsen(
+    _SigmaPrimeAtActivation, name="corpus/nielsen:BUG_SIGMA_PRIME_AT_ACTIVATION"
 )
-BUG_HIDDEN_ERROR_W_NOT_TRANSPOSED = NielsenImplementation(
-    _WeightsNotTransposed, "corpus/nielsen:BUG_HIDDEN_ERROR_W_NOT_TRANSPOSED"
+BUG_HIDDEN_ERROR_W_NOT_TRANSPOSED = from_nielsen(
+    _WeightsNotTransposed, name="corpus/nielsen:BUG_HIDDEN_ERROR_W_NOT_TRANSPOSED"
 )
-BUG_COST_DERIVATIVE_SIGN_FLIPPED = NielsenImplementation(
-    _CostDerivativeSignFlipped, "corpus/nielsen:BUG_COST_DERIVATIVE_SIGN_FLIPPED"
+BUG_COST_DERIVATIVE_SIGN_FLIPPED = from_nielsen(
+    _CostDerivativeSignFlipped, name="corpus/nielsen:BUG_COST_DERIVATIVE_SIGN_FLIPPED"
 )
-BUG_UPDATE_ETA_NOT_AVERAGED = NielsenImplementation(
-    _EtaNotAveraged, "corpus/nielsen:BUG_UPDATE_ETA_NOT_AVERAGED"
+BUG_UPDATE_ETA_NOT_AVERAGED = from_nielsen(
+    _EtaNotAveraged, name="corpus/nielsen:BUG_UPDATE_ETA_NOT_AVERAGED"
 )

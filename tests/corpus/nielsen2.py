@@ -7,18 +7,18 @@ cross-entropy cost, whose value is the book's
 output error is the famous ``a - y``, and the quadratic cost. ``total_cost`` averages the
 per-sample costs as the book does. Naive on purpose (logs of a saturated sigmoid, nan_to_num).
 
-The wrapper at the end raises NotImplementedError outside sigmoid layers with bce or
-half_sse and per-unit biases; the bugs each change one method.
+The protocol comes from ``manualbp.adapters.from_nielsen`` with both cost classes, which
+declares sigmoid layers with bce or half_sse and per-unit biases; the bugs each change one
+method or cost.
 """
 
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any
 
 import numpy as np
 
-from manualbp.architecture import Architecture
+from manualbp.adapters import from_nielsen
 
 
 def sigmoid(z):
@@ -115,70 +115,11 @@ class Network:
 
 
 # ---------------------------------------------------------------------------------------
-# bespoke wrapper; to be replaced by manualbp.adapters.from_nielsen
+# the protocol: manualbp.adapters.from_nielsen with the two cost classes
 # ---------------------------------------------------------------------------------------
 
-
-class Nielsen2Implementation:
-    """The protocol around :class:`Network`: bce (CrossEntropyCost) or half_sse
-    (QuadraticCost) on sigmoid layers with per-unit biases; NotImplementedError otherwise."""
-
-    supports_complex = False
-
-    def __init__(self, network_class=Network, costs=None, name="corpus/nielsen2"):
-        self.network_class = network_class
-        self.costs = costs or {"bce": CrossEntropyCost, "half_sse": QuadraticCost}
-        self.name = name
-
-    def _network(self, arch, params):
-        if set(arch.activations) != {"sigmoid"}:
-            raise NotImplementedError("network2 has sigmoid layers only")
-        if arch.loss not in self.costs:
-            raise NotImplementedError("network2 knows the cross-entropy and quadratic costs")
-        if arch.bias != "per_unit":
-            raise NotImplementedError("network2 has one bias per unit")
-        net = self.network_class(list(arch.sizes), cost=self.costs[arch.loss])
-        depth = len(arch.sizes) - 1
-        net.weights = [np.array(params[f"W{k}"], dtype=float) for k in range(1, depth + 1)]
-        net.biases = [
-            np.array(params[f"b{k}"], dtype=float).reshape(-1, 1) for k in range(1, depth + 1)
-        ]
-        return net
-
-    @staticmethod
-    def _data(x, y):
-        return [(x[n].reshape(-1, 1), y[n].reshape(-1, 1)) for n in range(len(x))]
-
-    def loss(self, arch: Architecture, params: dict[str, Any], x: Any, y: Any) -> float:
-        net = self._network(arch, params)
-        data = self._data(x, y)
-        if arch.reduction == "mean":
-            return float(net.total_cost(data))
-        total = 0.0
-        for xn, yn in data:
-            total += net.cost.fn(net.feedforward(xn), yn)
-        return float(total)
-
-    def gradients(
-        self, arch: Architecture, params: dict[str, Any], x: Any, y: Any
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        net = self._network(arch, params)
-        data = self._data(x, y)
-        nabla_b = [np.zeros(b.shape) for b in net.biases]
-        nabla_w = [np.zeros(w.shape) for w in net.weights]
-        for xn, yn in data:
-            delta_nabla_b, delta_nabla_w = net.backprop(xn, yn)
-            nabla_b = [nb + dnb for nb, dnb in zip(nabla_b, delta_nabla_b, strict=True)]
-            nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w, strict=True)]
-        scale = 1.0 / len(data) if arch.reduction == "mean" else 1.0
-        grads = {}
-        for k in range(1, len(arch.sizes)):
-            grads[f"W{k}"] = scale * nabla_w[k - 1]
-            grads[f"b{k}"] = scale * nabla_b[k - 1].reshape(-1)
-        return self.loss(arch, params, x, y), grads
-
-
-IMPL = Nielsen2Implementation()
+COSTS = {"bce": CrossEntropyCost, "half_sse": QuadraticCost}
+IMPL = from_nielsen(Network, cost=COSTS, name="corpus/nielsen2")
 
 
 # ---------------------------------------------------------------------------------------
@@ -212,17 +153,19 @@ class _TotalCostNotAveraged(Network):
         return cost
 
 
-BUG_CE_DELTA_TIMES_SIGMA_PRIME = Nielsen2Implementation(
-    costs={"bce": _CrossEntropyDeltaTimesSigmaPrime, "half_sse": QuadraticCost},
+BUG_CE_DELTA_TIMES_SIGMA_PRIME = from_nielsen(
+    Network,
+    cost={"bce": _CrossEntropyDeltaTimesSigmaPrime, "half_sse": QuadraticCost},
     name="corpus/nielsen2:BUG_CE_DELTA_TIMES_SIGMA_PRIME",
 )
-BUG_QUADRATIC_DELTA_WITHOUT_SIGMA_PRIME = Nielsen2Implementation(
-    costs={"bce": CrossEntropyCost, "half_sse": _QuadraticDeltaWithoutSigmaPrime},
+BUG_QUADRATIC_DELTA_WITHOUT_SIGMA_PRIME = from_nielsen(
+    Network,
+    cost={"bce": CrossEntropyCost, "half_sse": _QuadraticDeltaWithoutSigmaPrime},
     name="corpus/nielsen2:BUG_QUADRATIC_DELTA_WITHOUT_SIGMA_PRIME",
 )
-BUG_WEIGHT_GRADIENT_TRANSPOSED = Nielsen2Implementation(
-    _WeightGradientTransposed, name="corpus/nielsen2:BUG_WEIGHT_GRADIENT_TRANSPOSED"
+BUG_WEIGHT_GRADIENT_TRANSPOSED = from_nielsen(
+    _WeightGradientTransposed, cost=COSTS, name="corpus/nielsen2:BUG_WEIGHT_GRADIENT_TRANSPOSED"
 )
-BUG_TOTAL_COST_NOT_AVERAGED = Nielsen2Implementation(
-    _TotalCostNotAveraged, name="corpus/nielsen2:BUG_TOTAL_COST_NOT_AVERAGED"
+BUG_TOTAL_COST_NOT_AVERAGED = from_nielsen(
+    _TotalCostNotAveraged, cost=COSTS, name="corpus/nielsen2:BUG_TOTAL_COST_NOT_AVERAGED"
 )

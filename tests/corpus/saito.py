@@ -11,18 +11,20 @@ squares, averaged over the batch like the softmax loss. A ``MultiLayerNet`` keep
 in an OrderedDict and its parameters W1, b1, ... in (in, out) layout, and ``SGD`` updates a
 parameter dict in place.
 
-The wrapper declares ``supports``: relu or sigmoid hidden layers; softmax_ce on identity
-logits, or half_sse on an identity, sigmoid or relu output; per-unit biases; mean reduction.
+The protocol comes from ``manualbp.adapters.from_model``, which declares what this
+MultiLayerNet computes: relu or sigmoid hidden layers; softmax_ce on identity logits, or
+half_sse on an identity, sigmoid or relu output; per-unit biases; mean reduction.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, ClassVar
+from functools import partial
+from typing import ClassVar
 
 import numpy as np
 
-from manualbp.architecture import Architecture
+from manualbp.adapters import from_model
 
 
 def softmax(x):
@@ -224,84 +226,39 @@ class MultiLayerNet:
 
 
 # ---------------------------------------------------------------------------------------
-# protocol wrapper: manualbp's W (out, in) is the transpose of the book's W (in, out)
+# the protocol: manualbp.adapters.from_model; this MultiLayerNet's constructor also takes
+# the output activation and the loss, so it is built by a function of the architecture
 # ---------------------------------------------------------------------------------------
 
 
-class SaitoImplementation:
-    supports_complex = False
-
-    def __init__(self, net_class=MultiLayerNet, name="corpus/saito"):
-        self.net_class = net_class
-        self.name = name
-
-    def supports(self, arch: Architecture) -> bool:
-        hidden, output = arch.activations[:-1], arch.activations[-1]
-        if not set(hidden) <= {"relu", "sigmoid"}:
-            return False
-        if arch.loss == "softmax_ce":
-            ok_output = output == "identity"
-        else:
-            ok_output = arch.loss == "half_sse" and output in ("identity", "sigmoid", "relu")
-        return ok_output and arch.bias == "per_unit" and arch.reduction == "mean"
-
-    def _book_params(self, arch, params):
-        book = {}
-        for idx in range(1, len(arch.sizes)):
-            book["W" + str(idx)] = np.array(params["W" + str(idx)], dtype=float).T.copy()
-            book["b" + str(idx)] = np.array(params["b" + str(idx)], dtype=float)
-        return book
-
-    def _net(self, arch, params):
-        if not self.supports(arch):
-            raise NotImplementedError(f"not a MultiLayerNet: {arch.describe()}")
-        output = arch.activations[-1]
-        net = self.net_class(
-            input_size=arch.sizes[0],
-            hidden_size_list=list(arch.sizes[1:-1]),
-            output_size=arch.sizes[-1],
-            activation=list(arch.activations[:-1]),
-            output_activation=None if output == "identity" else output,
-            loss="softmax" if arch.loss == "softmax_ce" else "squared",
-        )
-        # put the caller's parameters into the net and its Affine layers
-        net.params.update(self._book_params(arch, params))
-        for idx in range(1, len(arch.sizes)):
-            affine = net.layers["Affine" + str(idx)]
-            affine.W, affine.b = net.params["W" + str(idx)], net.params["b" + str(idx)]
-        return net
-
-    @staticmethod
-    def _to_manualbp(book):
-        return {key: (value.T if key.startswith("W") else value) for key, value in book.items()}
-
-    def loss(self, arch: Architecture, params: dict[str, Any], x: Any, y: Any) -> float:
-        return float(self._net(arch, params).loss(x, y))
-
-    def gradients(
-        self, arch: Architecture, params: dict[str, Any], x: Any, y: Any
-    ) -> tuple[float, dict[str, np.ndarray]]:
-        net = self._net(arch, params)
-        grads = net.gradient(x, y)
-        return self.loss(arch, params, x, y), self._to_manualbp(grads)
-
-    def step(
-        self,
-        arch: Architecture,
-        params: dict[str, Any],
-        x: Any,
-        y: Any,
-        lr: float,
-        frozen: frozenset[str] = frozenset(),
-    ) -> dict[str, np.ndarray]:
-        net = self._net(arch, params)
-        grads = net.gradient(x, y)
-        trainable = {key: value for key, value in net.params.items() if key not in frozen}
-        SGD(lr=lr).update(trainable, grads)
-        return self._to_manualbp({key: value.copy() for key, value in net.params.items()})
+def build(arch, net_class=MultiLayerNet):
+    """A MultiLayerNet with the sizes, activations and loss of a manualbp Architecture."""
+    output = arch.activations[-1]
+    return net_class(
+        input_size=arch.sizes[0],
+        hidden_size_list=list(arch.sizes[1:-1]),
+        output_size=arch.sizes[-1],
+        activation=list(arch.activations[:-1]),
+        output_activation=None if output == "identity" else output,
+        loss="softmax" if arch.loss == "softmax_ce" else "squared",
+    )
 
 
-IMPL = SaitoImplementation()
+def adapted(net_class, name):
+    """The protocol around ``net_class`` (MultiLayerNet or a subclass), stepping with SGD."""
+    return from_model(
+        net_class,
+        build=partial(build, net_class=net_class),
+        hidden=("relu", "sigmoid"),
+        loss=("softmax_ce", "half_sse"),
+        output=("identity", "sigmoid", "relu"),
+        labels="one_hot",
+        optimizer=SGD,
+        name=name,
+    )
+
+
+IMPL = adapted(MultiLayerNet, "corpus/saito")
 
 
 # ---------------------------------------------------------------------------------------
@@ -336,6 +293,14 @@ class _SoftmaxNotDividedByBatch(SoftmaxWithLoss):
         return dx
 
 
+class _AffineDXNotTransposed(Affine):
+    def backward(self, dout):
+        dx = np.dot(dout, self.W)  # BUG: self.W.T; only square layers get this far
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        return dx
+
+
 class _NetWithSigmoidMissingOut(MultiLayerNet):
     activation_layer: ClassVar[dict] = {"sigmoid": _SigmoidMissingOut, "relu": Relu}
 
@@ -352,27 +317,20 @@ class _NetWithSoftmaxNotDivided(MultiLayerNet):
     softmax_layer = _SoftmaxNotDividedByBatch
 
 
-class _SharesCallerArrays(SaitoImplementation):
-    def _book_params(self, arch, params):
-        book = {}
-        for idx in range(1, len(arch.sizes)):
-            book["W" + str(idx)] = np.asarray(params["W" + str(idx)]).T  # BUG: a view
-            book["b" + str(idx)] = np.asarray(params["b" + str(idx)])  # BUG: not a copy
-        return book
+class _NetWithAffineDXNotTransposed(MultiLayerNet):
+    affine_layer = _AffineDXNotTransposed
 
 
-BUG_SIGMOID_BACKWARD_MISSING_OUT = SaitoImplementation(
+BUG_SIGMOID_BACKWARD_MISSING_OUT = adapted(
     _NetWithSigmoidMissingOut, "corpus/saito:BUG_SIGMOID_BACKWARD_MISSING_OUT"
 )
-BUG_RELU_MASK_INVERTED = SaitoImplementation(
-    _NetWithReluMaskInverted, "corpus/saito:BUG_RELU_MASK_INVERTED"
-)
-BUG_AFFINE_DW_WRONG_ORDER = SaitoImplementation(
+BUG_RELU_MASK_INVERTED = adapted(_NetWithReluMaskInverted, "corpus/saito:BUG_RELU_MASK_INVERTED")
+BUG_AFFINE_DW_WRONG_ORDER = adapted(
     _NetWithAffineDWWrongOrder, "corpus/saito:BUG_AFFINE_DW_WRONG_ORDER"
 )
-BUG_SOFTMAX_NOT_DIVIDED_BY_BATCH = SaitoImplementation(
+BUG_SOFTMAX_NOT_DIVIDED_BY_BATCH = adapted(
     _NetWithSoftmaxNotDivided, "corpus/saito:BUG_SOFTMAX_NOT_DIVIDED_BY_BATCH"
 )
-BUG_SGD_UPDATES_CALLER_ARRAYS = _SharesCallerArrays(
-    name="corpus/saito:BUG_SGD_UPDATES_CALLER_ARRAYS"
+BUG_AFFINE_DX_NOT_TRANSPOSED = adapted(
+    _NetWithAffineDXNotTransposed, "corpus/saito:BUG_AFFINE_DX_NOT_TRANSPOSED"
 )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from manualbp.engine.graph import (
+    CONSTANT_OPS,
     OPS,
     Add,
     AddConstant,
@@ -15,13 +16,14 @@ from manualbp.engine.graph import (
     Graph,
     Max,
     Multiply,
+    MultiplyConstant,
     Negate,
     Node,
     Reciprocal,
     Sigmoid,
     make_node,
 )
-from manualbp.graphs import ARITY, Operation
+from manualbp.graphs import ARITY, NARY, Operation, binary_form, run_graph
 
 from .numerics import ATOL, RTOL, central_difference
 
@@ -35,7 +37,11 @@ NODES: list[tuple[Node, tuple[float, ...]]] = [
     (Reciprocal(), (-1.7,)),
     (Negate(), (2.5,)),
     (AddConstant(3.0), (0.25,)),
+    (MultiplyConstant(2.5), (-0.4,)),
     (Sigmoid(), (-0.6,)),
+    (Add(), (1.5, -0.7, 0.2, 4.0)),
+    (Multiply(), (1.5, -0.7, 0.2, 4.0)),
+    (Multiply(), (1.5, 0.0, -2.0)),  # an input of 0: the others' gradients are 0
 ]
 
 
@@ -44,7 +50,7 @@ def test_node_backward_matches_central_difference(node: Node, inputs: tuple[floa
     upstream = -1.3
     node.forward(*inputs)
     grads = node.backward(upstream)
-    assert len(grads) == len(inputs) == node.arity
+    assert len(grads) == len(inputs) >= node.arity
 
     def output(values: np.ndarray) -> float:
         return upstream * node.forward(*values)
@@ -62,7 +68,10 @@ def test_node_forward_values() -> None:
     assert Reciprocal().forward(4.0) == 0.25
     assert Negate().forward(2.0) == -2.0
     assert AddConstant(1.5).forward(2.0) == 3.5
+    assert MultiplyConstant(1.5).forward(2.0) == 3.0
     assert Sigmoid().forward(0.0) == 0.5
+    assert Add().forward(1.0, 2.0, 3.5) == 6.5
+    assert Multiply().forward(2.0, 3.0, 0.5) == 3.0
 
 
 def test_max_tie_routes_the_gradient_to_the_first_input() -> None:
@@ -134,6 +143,42 @@ def test_graph_sums_the_gradients_of_a_value_used_twice() -> None:
 
 
 def test_every_operation_a_graph_may_name_has_a_node_of_its_arity() -> None:
-    assert set(OPS) | {"add_constant"} == set(ARITY)
+    assert set(OPS) | set(CONSTANT_OPS) == set(ARITY)
+    assert not set(OPS) & set(CONSTANT_OPS)
     assert all(issubclass(node, Node) and node.arity == ARITY[op] for op, node in OPS.items())
     assert isinstance(make_node(Operation("c", "add_constant", ("x",), 2.0)), AddConstant)
+    node = make_node(Operation("c", "multiply_constant", ("x",), 2.0))
+    assert isinstance(node, MultiplyConstant) and node.forward(3.0) == 6.0
+
+
+#: f = 2·(x·y·w + max(z, w) + 1): n-ary nodes and both constant operations.
+NARY_GRAPH = (
+    Operation("product", "multiply", ("x", "y", "w")),
+    Operation("larger", "max", ("z", "w")),
+    Operation("inner", "add", ("product", "larger", "x")),
+    Operation("shifted", "add_constant", ("inner",), 1.0),
+    Operation("f", "multiply_constant", ("shifted",), 2.0),
+)
+NARY_LEAVES = {"x": 3.0, "y": -4.0, "z": 2.0, "w": 5.0}
+
+
+def test_nary_and_constant_operations_by_hand() -> None:
+    """x·y·w = -60, max(z, w) = 5 (to w), inner = -60 + 5 + 3 = -52, f = 2·(-51) = -102;
+    ∂f/∂x = 2(y·w + 1) = -38, ∂f/∂y = 2x·w = 30, ∂f/∂w = 2(x·y + 1) = -22, ∂f/∂z = 0."""
+    values, grads = run_graph(NARY_GRAPH, NARY_LEAVES, "f", make_node)
+    assert values["f"] == -102.0
+    assert (grads["x"], grads["y"], grads["w"], grads["z"]) == (-38.0, 30.0, -22.0, 0.0)
+
+
+def test_the_binary_form_has_the_same_values_and_gradients() -> None:
+    operations, leaves = binary_form(NARY_GRAPH, NARY_LEAVES)
+    assert all(op.op not in ("add_constant", "multiply_constant") for op in operations)
+    assert all(len(op.inputs) <= 2 for op in operations if op.op in NARY)
+    assert {op.name for op in NARY_GRAPH} <= {op.name for op in operations}
+    values, grads = run_graph(NARY_GRAPH, NARY_LEAVES, "f", make_node)
+    binary_values, binary_grads = run_graph(operations, leaves, "f", make_node)
+    for name in [*NARY_LEAVES, *(op.name for op in NARY_GRAPH)]:
+        assert binary_values[name] == values[name], name
+        assert binary_grads[name] == grads[name], name
+    made_up = set(binary_values) - set(values)
+    assert made_up and all("#" in name for name in made_up)

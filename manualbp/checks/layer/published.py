@@ -9,9 +9,13 @@ Runs when the kind is asserted. Each printed number is judged at its printed pre
 * ``add``, ``multiply``, ``max`` — the ``graph`` reference files (Saito's apples and
   oranges): one node object (or functional state) per operation, every forward in order
   from the leaves, then every backward in reverse from d(output) = 1, summing the gradients
-  of a value used twice. An operation is computed by the node of its kind: the layer under
-  check or one of ``nodes`` (the other layers given, by kind). A graph is judged once, by
-  the node of its first operation; a graph that needs a node nobody gave is ``skipped``.
+  of a value used twice. The user's nodes take two inputs, so the graph is first rewritten
+  by :func:`manualbp.graphs.binary_form`: an add or multiply of n inputs becomes a chain of
+  n - 1 two-input nodes, ``add_constant`` / ``multiply_constant`` an add / multiply node
+  with the constant as a leaf. An operation is computed by the node of its kind: the layer
+  under check or one of ``nodes`` (the other layers given, by kind). A graph is judged
+  once, by the node of its first operation; a graph that needs a node nobody gave is
+  ``skipped``.
 
 A kind no worked example uses gets one ``skipped`` Finding saying so.
 """
@@ -26,6 +30,7 @@ import numpy as np
 from manualbp.checks.layer.calls import LayerCall, LayerFault, LayerSubject
 from manualbp.checks.layer.space import LayerCase
 from manualbp.findings import Finding
+from manualbp.graphs import Operation, binary_form
 
 CHECK = "published"
 GRAPH_KINDS = ("add", "multiply", "max")
@@ -50,13 +55,19 @@ def _scalar_case(reference: Any, subject: LayerSubject, x: float, y: float) -> L
     )
 
 
+def _binary_operations(reference: Any) -> tuple[tuple[Operation, ...], dict[str, float]]:
+    """The graph of a reference with two-input add and multiply nodes only, and its leaves."""
+    return binary_form(reference.problem.operations, reference.problem.leaves)
+
+
 def graph_values(reference: Any, nodes: Mapping[str, LayerSubject]) -> dict[str, dict[str, float]]:
     """{"value": {name: v}, "grad": {name: ∂output/∂name}} of a graph reference computed by
-    the given nodes (by kind). Raises LayerFault."""
+    the given nodes (by kind), on its binary form. Raises LayerFault."""
     problem = reference.problem
-    values = {name: float(v) for name, v in problem.leaves.items()}
+    operations, leaves = _binary_operations(reference)
+    values = {name: float(v) for name, v in leaves.items()}
     states = []
-    for operation in problem.operations:
+    for operation in operations:
         subject = nodes[operation.op]
         a, b = (values[name] for name in operation.inputs)
         call = LayerCall(subject, _scalar_case(reference, subject, a, b), {})
@@ -113,17 +124,18 @@ def affine_values(reference: Any, subject: LayerSubject) -> dict[str, np.ndarray
 def _judge(
     reference: Any, impl: str, leaf: Callable[[Any], float], evaluator: str
 ) -> Iterator[Finding]:
-    from manualbp.checks.published import quantity_finding
+    from manualbp.checks.published import Explainer, quantity_finding
 
+    explainer = Explainer(reference, leaf)  # a disagreement: truncated or rounded paths?
     for quantity in reference.quantities:
-        yield quantity_finding(reference, quantity, leaf, impl, evaluator)
+        yield quantity_finding(reference, quantity, leaf, impl, evaluator, explainer)
 
 
 def _graph(
     subject: LayerSubject, reference: Any, nodes: Mapping[str, LayerSubject]
 ) -> Iterator[Finding]:
     """The Findings of one graph reference, if ``subject`` is the one that judges it."""
-    kinds = [operation.op for operation in reference.problem.operations]
+    kinds = [operation.op for operation in _binary_operations(reference)[0]]
     assert subject.kind is not None
     if subject.kind.name not in kinds:
         return
@@ -198,7 +210,9 @@ def run(
     concerned = kind == "affine" and any(r.kind == "affine" for r in chosen)
     concerned = concerned or (
         kind in GRAPH_KINDS
-        and any(kind in [op.op for op in r.problem.operations] for r in chosen if r.kind == "graph")
+        and any(
+            kind in [op.op for op in _binary_operations(r)[0]] for r in chosen if r.kind == "graph"
+        )
     )
     if not concerned:
         findings.append(

@@ -13,9 +13,12 @@ printed. :func:`run` computes each one and yields one Finding per printed number
   does; they do not apply to an implementation without them.
 
 Verdicts follow :func:`manualbp.checks.published.rules.judge`: agreement within half a unit
-of the last printed decimal (or the quantity's declared ``int`` / ``rounded`` rule) passes;
-a known erratum of the source is ``erratum`` while the implementation gives the correct
-value and ``fail`` if it ever matches the printed mistake.
+of the last printed decimal (or the quantity's declared ``int`` / ``truncated`` / ``rounded``
+rule) passes; a known erratum of the source is ``erratum`` while the implementation gives
+the correct value and ``fail`` if it ever matches the printed mistake. A disagreement that
+is no recorded erratum is explained when the usual causes in a source reproduce it
+(:mod:`manualbp.checks.published.explain`): its diagnosis then says so, and the entry to put
+in the reference file is in ``detail["suggested_entry"]``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from manualbp.checks.published.explain import Explainer
+from manualbp.checks.published.explanation import annotate
 from manualbp.checks.published.file import default_references, load_reference, parse_reference
 from manualbp.checks.published.paths import Interval, Path
 from manualbp.checks.published.problems import (
@@ -39,6 +44,7 @@ from manualbp.plan import Plan, SubjectPlan, Unit
 from manualbp.protocol import ImplementationFault, Unsupported, fault_detail, unsupported_reason
 
 __all__ = [
+    "Explainer",
     "ReferenceExample",
     "default_references",
     "load_reference",
@@ -99,11 +105,14 @@ def quantity_finding(
     leaf: Callable[[Path], float],
     impl: str,
     evaluator: str,
+    explainer: Explainer | None = None,
 ) -> Finding:
     """Compute one printed quantity with ``leaf`` and judge it; never raises for what an
     implementation does (Unsupported → ``skipped``, ImplementationFault → ``fail``).
 
     ``impl`` names who computed it in the Finding, ``evaluator`` says how (in ``detail``).
+    A disagreement that is no recorded erratum is handed to ``explainer``: what it finds
+    replaces the likely bug (:mod:`manualbp.checks.published.explain`).
     """
     printed = float(parse_printed(quantity.printed))
     base = {
@@ -125,7 +134,7 @@ def quantity_finding(
     verdict, reason = judge(value, quantity.printed, quantity.rule, spread, quantity.erratum)
     error = abs(value - printed)
     relative = 0.0 if error == 0 else (error / abs(printed) if printed else float("inf"))
-    return Finding(
+    finding = Finding(
         verdict=verdict,
         reason=reason,
         impl_value=value,
@@ -136,6 +145,11 @@ def quantity_finding(
         tolerance_reason=quantity.rule.describe(quantity.printed, spread),
         **base,
     )
+    if verdict == "fail" and quantity.erratum is None and explainer is not None:
+        explanation = explainer.explain(quantity, value)
+        if explanation is not None:
+            annotate(finding, explanation)
+    return finding
 
 
 def _case_finding(reference: ReferenceExample, impl: str, verdict: str, reason: str) -> Finding:
@@ -162,8 +176,11 @@ def _run_mlp(impl: object, reference: ReferenceExample, impl_name: str) -> Itera
         yield _case_finding(reference, impl_name, "skipped", reason)
         return
     values = MLPValues(impl, problem)
+    explainer = Explainer(reference, values.value, values)
     for quantity in reference.quantities:
-        yield quantity_finding(reference, quantity, values.value, impl_name, PROTOCOL_EVALUATOR)
+        yield quantity_finding(
+            reference, quantity, values.value, impl_name, PROTOCOL_EVALUATOR, explainer
+        )
 
 
 def _run_example(
@@ -183,8 +200,9 @@ def _run_example(
     except Exception as exc:  # anything the subject's nodes raise, e.g. 1/0 in a reciprocal
         yield _case_finding(reference, impl_name, "fail", f"{capability} raised {exc!r}")
         return
+    explainer = Explainer(reference, leaf)
     for quantity in reference.quantities:
-        yield quantity_finding(reference, quantity, leaf, impl_name, evaluator)
+        yield quantity_finding(reference, quantity, leaf, impl_name, evaluator, explainer)
 
 
 #: The capability a worked example of each non-MLP kind needs of the subject.

@@ -21,7 +21,7 @@ from manualbp.checks.published.problems import (
     MLPProblem,
 )
 from manualbp.errors import BatchError, ManualbpError, ReferenceFileError, describe
-from manualbp.graphs import ARITY, Operation
+from manualbp.graphs import OPERATIONS, SEPARATOR, WITH_CONSTANT, Operation, arity_error
 from manualbp.params import check_batch, check_frozen, check_params
 
 _CITATION_REQUIRED = ("authors", "title", "year", "url")
@@ -163,6 +163,8 @@ def read_graph_problem(source: str, data: object) -> GraphProblem:
     for name, value in leaves_data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             fields.fail(f"got {describe(value)}, expected a number", f"leaves.{name}")
+        if SEPARATOR in name:
+            fields.fail(f"{name!r} contains {SEPARATOR!r}, expected a plain name", "leaves")
         leaves[name] = float(value)
     defined = set(leaves)
     operations = []
@@ -170,21 +172,27 @@ def read_graph_problem(source: str, data: object) -> GraphProblem:
     for position, raw in enumerate(raw_operations):
         op_fields = Fields(source, f"graph.operations[{position}]", raw, _OPERATION_FIELDS)
         name = op_fields.text("name")
+        if SEPARATOR in name:
+            op_fields.fail(f"{name!r} contains {SEPARATOR!r}, expected a plain name", "name")
         op = op_fields.text("op")
-        if op not in ARITY:
-            op_fields.fail(f"got {op!r}, expected one of {', '.join(ARITY)}", "op")
+        if op not in OPERATIONS:
+            op_fields.fail(f"got {op!r}, expected one of {', '.join(OPERATIONS)}", "op")
         inputs = op_fields.get("inputs", list, "a list of leaf or operation names")
-        arity = ARITY[op]
-        if len(inputs) != arity:
-            op_fields.fail(f"got {len(inputs)} inputs, expected {arity} for {op!r}", "inputs")
+        wrong_count = arity_error(op, len(inputs))
+        if wrong_count:
+            op_fields.fail(wrong_count, "inputs")
         for item in inputs:
             if item not in defined:
                 op_fields.fail(f"{item!r} is not a leaf or an earlier operation", "inputs")
         constant = None
-        if op == "add_constant":
+        if op in WITH_CONSTANT:
             constant = float(op_fields.get("constant", (int, float), "a number"))
+            if not np.isfinite(constant):
+                op_fields.fail(f"got {constant}, expected a finite number", "constant")
         elif op_fields.has("constant"):
-            op_fields.fail(f"only add_constant takes a constant, not {op!r}", "constant")
+            op_fields.fail(
+                f"only {' and '.join(WITH_CONSTANT)} take a constant, not {op!r}", "constant"
+            )
         if name in defined:
             op_fields.fail(f"{name!r} is already defined", "name")
         defined.add(name)

@@ -1,9 +1,12 @@
 """Reference files: published worked examples as data, loaded and validated.
 
-The schema is documented in reference/README.md. :func:`load_reference` reads one file and
-raises :class:`~manualbp.errors.ReferenceFileError` with a one-line message naming the file
-and the field on anything malformed or inconsistent; :func:`default_references` loads the
-files shipped in the package ``manualbp.reference``.
+The schema is documented in reference/README.md, and written as a JSON Schema in
+reference/reference.schema.json (:func:`schema`) for users and their editors; manualbp
+itself validates with its own reader, which needs no JSON Schema library and also checks
+what a schema cannot (paths against the network, shapes). :func:`load_reference` reads one
+file and raises :class:`~manualbp.errors.ReferenceFileError` with a one-line message naming
+the file and the field on anything malformed or inconsistent; :func:`default_references`
+loads the files shipped in the package ``manualbp.reference``.
 """
 
 from __future__ import annotations
@@ -46,7 +49,19 @@ from manualbp.facts import LOSS_FACTS
 
 SCHEMA_VERSION = 1
 
-_TOP_FIELDS = ("schema", "id", "title", "citation", "kind", "notes", "quantities", *KINDS)
+_TOP_FIELDS = (
+    "$schema",
+    "schema",
+    "id",
+    "title",
+    "citation",
+    "kind",
+    "notes",
+    "quantities",
+    *KINDS,
+)
+#: The JSON Schema of reference files, shipped next to them for users and their editors.
+SCHEMA_FILE = "reference.schema.json"
 _QUANTITY_FIELDS = ("label", "path", "printed", "rule", "erratum", "note")
 _ERRATUM_FIELDS = ("correct", "explanation", "evidence", "reproduced_by")
 _RULE_FIELDS = ("kind", "rounded", "reason")
@@ -200,6 +215,7 @@ def parse_reference(data: object, source: str = "<reference>") -> ReferenceExamp
     ``source`` names the file in error messages. Raises :class:`ReferenceFileError`.
     """
     fields = Fields(source, "", data, _TOP_FIELDS)
+    fields.get("$schema", str, "the URL or path of reference.schema.json", "")
     schema = fields.get("schema", int, f"the schema version {SCHEMA_VERSION}", SCHEMA_VERSION)
     if schema != SCHEMA_VERSION:
         fields.fail(f"got {schema}, expected {SCHEMA_VERSION}", "schema")
@@ -259,16 +275,27 @@ def _decode(text: str, source: str) -> ReferenceExample:
     return parse_reference(data, source)
 
 
+def schema() -> dict:
+    """The JSON Schema of reference files (reference/reference.schema.json), decoded."""
+    text = (files("manualbp.reference") / SCHEMA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
 #: Source label prefix of the built-in worked examples (not a path: they live in the package).
 BUILTIN_PREFIX = "manualbp.reference/"
 
 
 def default_references() -> list[ReferenceExample]:
-    """The worked examples shipped in ``manualbp.reference`` (every ``*.json``, by name),
-    each with the source label ``manualbp.reference/<file>`` (:data:`BUILTIN_PREFIX`)."""
+    """The worked examples shipped in ``manualbp.reference`` (every ``*.json`` but the
+    schema, by name), each with the source label ``manualbp.reference/<file>``
+    (:data:`BUILTIN_PREFIX`)."""
     folder = files("manualbp.reference")
     entries = sorted(
-        (entry for entry in folder.iterdir() if entry.name.endswith(".json")),
+        (
+            entry
+            for entry in folder.iterdir()
+            if entry.name.endswith(".json") and not entry.name.endswith(".schema.json")
+        ),
         key=lambda entry: entry.name,
     )
     return [

@@ -87,6 +87,31 @@ class Path:
     steps: int = 0
 
 
+def mlp_path(
+    quantity: str, *, steps: int = 0, layer: int = 0, name: str = "", index: tuple[int, ...] = ()
+) -> Path:
+    """The MLP :class:`Path` with these fields, its ``text`` as a file writes it
+    (``step2.delta.1[0,1]``, ``grad.W2[1,0]``, ``b1[0]``, ``x[0,2]``)."""
+    at = f"[{','.join(map(str, index))}]" if index else ""
+    if quantity in LAYER_QUANTITIES:
+        body = f"{quantity}.{layer}{at}"
+    elif quantity == "grad":
+        body = f"grad.{name}{at}"
+    elif quantity == "param":
+        body = f"{name}{at}"
+    else:
+        body = f"{quantity}{at}"
+    if quantity in ("x", "y"):
+        steps = 0  # inputs and targets do not change with training
+    prefix = f"step{steps}." if steps else ""
+    return Path(prefix + body, quantity, layer, name, index, steps)
+
+
+def path_key(path: Path) -> tuple[object, ...]:
+    """What a path names, whatever its text (``trained.`` and ``step10000.`` alike)."""
+    return (path.quantity, path.layer, path.name, path.index, path.steps)
+
+
 def _index(text: str | None) -> tuple[int, ...]:
     return () if text is None else tuple(int(part) for part in text.split(","))
 

@@ -6,18 +6,22 @@ text when
 
     |computed - printed| <= 0.5·10^-d                                   (rule ``printed``)
 
-(``0.40`` has d = 2, ``220`` d = 0, ``3.51085e-05`` d = 10). Two documented exceptions, each
+(``0.40`` has d = 2, ``220`` d = 0, ``3.51085e-05`` d = 10). Three documented exceptions, each
 declared per quantity in the reference file, never applied silently:
 
-``int``      the source printed ``int(v)``, which truncates toward zero: ``220`` means
-             220 <= v < 221 (−221 < v <= −220 for ``-220``, −1 < v < 1 for ``0``). The computed
-             value agrees when it lies in that interval, widened by the float round-off
-             :data:`ROUNDOFF`·max(1, |n|) of the source's own computation.
-``rounded``  the source computed the number from intermediates it had already rounded to
-             k decimals. Each such intermediate is replaced by the interval of half a unit of
-             its k-th decimal and the quantity's expression is evaluated over intervals; the
-             computed value agrees when it lies within the printed half unit plus the
-             largest distance that rounding can move the result (the interval's radius).
+``truncated``  the source cut the number after its d printed decimals instead of rounding
+               it (truncation toward zero): ``0.5249`` means 0.5249 <= v < 0.5250 (−0.5250 <
+               v <= −0.5249 for ``-0.5249``, −0.0001 < v < 0.0001 for ``0.0000`` and
+               −0.0001 < v <= 0 for ``-0.0000``). The computed value agrees when it lies in
+               that interval, widened by the float round-off :data:`ROUNDOFF`·max(1, |p|) of
+               the source's own computation.
+``int``        the source printed ``int(v)``: truncation at 0 decimals, as ``truncated`` (``220``
+               means 220 <= v < 221); the printed text must be an integer.
+``rounded``    the source computed the number from intermediates it had already rounded to
+               k decimals. Each such intermediate is replaced by the interval of half a unit of
+               its k-th decimal and the quantity's expression is evaluated over intervals; the
+               computed value agrees when it lies within the printed half unit plus the
+               largest distance that rounding can move the result (the interval's radius).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-RULES: tuple[str, ...] = ("printed", "int", "rounded")
+RULES: tuple[str, ...] = ("printed", "int", "truncated", "rounded")
+#: The rules under which a printed number is a truncation toward zero, not a rounding.
+TRUNCATING: tuple[str, ...] = ("int", "truncated")
 
-#: Relative float64 round-off allowed on the closed side of an ``int`` interval: a source's
-#: float computation of a few dozen operations is accurate to ~1e-14 relative.
+#: Relative float64 round-off allowed at the ends of a truncation interval: a source's float
+#: computation of a few dozen operations is accurate to ~1e-14 relative.
 ROUNDOFF = 1e-12
 
 
@@ -64,15 +70,25 @@ def within_printed(value: float, text: str, extra: float = 0.0) -> bool:
     return abs(value - float(parse_printed(text))) <= half_unit(text) + extra
 
 
-def int_interval(text: str) -> tuple[float, float]:
-    """The end points of the values v with int(v) equal to the printed integer n:
-    [n, n+1) for n > 0, (n-1, n] for n < 0 and (-1, 1) for 0."""
-    n = int(parse_printed(text))
-    if n > 0:
-        return float(n), float(n + 1)
-    if n < 0:
-        return float(n - 1), float(n)
-    return -1.0, 1.0
+def truncation_interval(text: str) -> tuple[float, float]:
+    """The end points of the values v that truncated toward zero after the printed decimals
+    give the printed number p, with u = 10^-d the unit of its last decimal: [p, p + u) for
+    p > 0, (p - u, p] for p < 0, (-u, u) for an unsigned 0 and (-u, 0] for ``-0``."""
+    printed = parse_printed(text)
+    p, unit = float(printed), 10.0 ** (-decimals(text))
+    if printed > 0:
+        return p, p + unit
+    if printed < 0:
+        return p - unit, p
+    return -unit, (0.0 if printed.is_signed() else unit)
+
+
+def truncates_to(value: float, text: str) -> bool:
+    """Whether ``value`` cut after the printed decimals (toward zero) gives ``text``, up to
+    the round-off :data:`ROUNDOFF`·max(1, |p|) at each end of the interval."""
+    low, high = truncation_interval(text)
+    slack = ROUNDOFF * max(1.0, abs(float(parse_printed(text))))
+    return low - slack <= value <= high + slack
 
 
 @dataclass(frozen=True)
@@ -88,9 +104,10 @@ class Rule:
     reason: str = ""
 
     def atol(self, text: str, spread: float) -> float:
-        """The absolute allowance: the half unit (plus ``spread`` for rounded), 1 for int."""
-        if self.kind == "int":
-            return 1.0
+        """The absolute allowance: the half unit (plus ``spread`` for rounded); a whole unit
+        of the last decimal for the truncating rules (1 for int)."""
+        if self.kind in TRUNCATING:
+            return 10.0 ** (-decimals(text))
         return half_unit(text) + spread
 
     def agrees(self, value: float, text: str, spread: float = 0.0) -> bool:
@@ -99,23 +116,26 @@ class Rule:
         ``spread`` is the radius by which the source's rounded intermediates can move the
         result (0 unless the rule is ``rounded``).
         """
-        if self.kind != "int":
-            return within_printed(value, text, spread)
-        low, high = int_interval(text)
-        slack = ROUNDOFF * max(1.0, abs(float(parse_printed(text))))
-        return low - slack <= value <= high + slack
+        if self.kind in TRUNCATING:
+            return truncates_to(value, text)
+        return within_printed(value, text, spread)
 
     def describe(self, text: str, spread: float) -> str:
         """The tolerance reason recorded in each Finding."""
         d = decimals(text)
-        if self.kind == "int":
-            low, high = int_interval(text)
-            return (
-                f"printed through int(), which truncates toward zero: the source's value lies "
-                f"between {low:g} and {high:g}; agreement within that interval, widened by "
-                f"float round-off {ROUNDOFF:g}·max(1, |n|)"
-            )
         places = f"{d} decimal" + ("" if d == 1 else "s")
+        if self.kind in TRUNCATING:
+            low, high = truncation_interval(text)
+            how = (
+                "printed through int(), which truncates toward zero"
+                if self.kind == "int"
+                else f"printed truncated toward zero after {places}, not rounded"
+            )
+            return (
+                f"{how}: the source's value lies between {low:.{max(d, 0)}f} and "
+                f"{high:.{max(d, 0)}f}; agreement within that interval, widened by float "
+                f"round-off {ROUNDOFF:g}·max(1, |p|)"
+            )
         rule = f"half a unit of the last printed decimal ({places}: ±{half_unit(text):.3g})"
         if self.kind == "printed":
             return rule

@@ -97,13 +97,24 @@ class _Cache:
         return entry
 
 
-class MLPValues:
-    """The value of every MLP path, computed by ``impl`` through the protocol."""
+#: An update (θ, its number from 1) -> θ' replacing the implementation's ``step`` (a
+#: variant of training).
+Update = Callable[[Params, int], Params]
 
-    def __init__(self, impl: object, problem: MLPProblem) -> None:
+
+class MLPValues:
+    """The value of every MLP path, computed by ``impl`` through the protocol.
+
+    ``update`` replaces the implementation's ``step`` for training (the explanations of a
+    printed figure try variants of it); by default training calls ``step`` with the file's
+    learning rate and frozen names. Training to k updates also keeps the state after k - 1.
+    """
+
+    def __init__(self, impl: object, problem: MLPProblem, update: Update | None = None) -> None:
         self.impl = impl
         self.problem = problem
         self.capabilities = capabilities(impl)
+        self.update = update or self.implementation_step
         self._cache = _Cache()
         #: parameters after k successful updates, the checkpoints training resumes from
         self._states: dict[int, Params] = {0: problem.params}
@@ -122,23 +133,29 @@ class MLPValues:
         return self._cache.get(("state", steps), lambda: self._train(steps))
 
     def _train(self, steps: int) -> Params:
-        if not self.capabilities.step:
-            raise Unsupported(f"needs step() for {steps} update(s); the implementation has none")
         start = max(k for k in self._states if k <= steps)
-        p = self.problem
         params = self._states[start]
         for done in range(start, steps):
-            given = {name: value.copy() for name, value in params.items()}
-            result = call(
-                self.impl, "step", p.arch, given, p.x.copy(), p.y.copy(), p.learning_rate, p.frozen
-            )
-            try:
-                checked = check_params(p.arch, result)
-            except ManualbpError as exc:
-                raise ImplementationFault(f"step() call {done + 1} returned {exc}") from None
-            params = {name: np.array(value, copy=True) for name, value in checked.items()}
+            if done == steps - 1:
+                self._states[done] = params  # the state one update short of ``steps``
+            params = self.update({name: value.copy() for name, value in params.items()}, done + 1)
         self._states[steps] = params
         return params
+
+    def implementation_step(self, params: Params, number: int) -> Params:
+        """Update ``number`` by the implementation's ``step`` with the file's learning rate
+        and frozen names."""
+        if not self.capabilities.step:
+            raise Unsupported("needs step() for training; the implementation has none")
+        p = self.problem
+        result = call(
+            self.impl, "step", p.arch, params, p.x.copy(), p.y.copy(), p.learning_rate, p.frozen
+        )
+        try:
+            checked = check_params(p.arch, result)
+        except ManualbpError as exc:
+            raise ImplementationFault(f"step() call {number} returned {exc}") from None
+        return {name: np.array(value, copy=True) for name, value in checked.items()}
 
     def loss(self, steps: int) -> float:
         """E from ``loss()`` at the state after ``steps`` updates."""
