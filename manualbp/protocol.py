@@ -36,6 +36,7 @@ and what it does not implement into :class:`Unsupported` (reported as ``skipped`
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import math
@@ -45,6 +46,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -158,22 +160,54 @@ def implementation_name(impl: object, default: str = "") -> str:
     return getattr(impl, "__name__", type(impl).__name__)
 
 
-def _import_module(module_part: str) -> Any:
-    if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
-        path = Path(module_part)
-        if not path.is_file():
-            raise ImplementationError(f"--impl: file {module_part!r} does not exist")
-        module_name = f"manualbp_user_{path.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise ImplementationError(f"--impl: cannot load {module_part!r} as a Python file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-        return module
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # as `python -m` would: the user's own package
-    return importlib.import_module(module_part)
+def _import_file(path: Path, option: str) -> ModuleType:
+    """Import the file ``path`` once per resolved location and version (two specs of one
+    file share its classes; an edited file is imported again), its folder on ``sys.path``
+    while it runs (so it can import its siblings, as ``python file.py`` would let it)."""
+    resolved = path.resolve()
+    version = f"{resolved}:{resolved.stat().st_mtime_ns}"
+    digest = hashlib.sha1(version.encode()).hexdigest()[:8]
+    module_name = f"manualbp_user_{path.stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    loader_spec = importlib.util.spec_from_file_location(module_name, resolved)
+    if loader_spec is None or loader_spec.loader is None:
+        raise ImplementationError(f"{option}: cannot load {str(path)!r} as a Python file")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module
+    folder = str(resolved.parent)
+    sys.path.insert(0, folder)
+    try:
+        loader_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    finally:
+        sys.path.remove(folder)
+    return module
+
+
+def import_user_module(module_part: str, option: str) -> ModuleType:
+    """The user's module named by the part of an ``--impl``/``--layer`` spec before ``:``: a
+    file (``path/to/file.py``, its folder on ``sys.path`` while it loads) or a dotted module
+    (imported as ``python -m`` would, the working directory on ``sys.path``). Any failure
+    of the user's code while importing is an :class:`ImplementationError` naming ``option``
+    and the spec (bad input, exit 2 at the CLI)."""
+    try:
+        if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
+            path = Path(module_part)
+            if not path.is_file():
+                raise ImplementationError(f"{option}: file {module_part!r} does not exist")
+            return _import_file(path, option)
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())  # as `python -m` would: the user's own package
+        return importlib.import_module(module_part)
+    except ImplementationError:
+        raise
+    except Exception as exc:  # any import-time failure of user code is bad input here
+        raise ImplementationError(
+            f"{option}: cannot import {module_part!r} ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def load_implementation(spec: str) -> Any:
@@ -186,14 +220,7 @@ def load_implementation(spec: str) -> Any:
     if not isinstance(spec, str) or not spec.strip():
         raise ImplementationError(f"--impl: got {describe(spec)}, expected package.module[:object]")
     module_part, _, object_part = spec.partition(":")
-    try:
-        target: Any = _import_module(module_part)
-    except ImplementationError:
-        raise
-    except Exception as exc:  # any import-time failure of user code is bad input here
-        raise ImplementationError(
-            f"--impl {spec}: cannot import {module_part!r} ({type(exc).__name__}: {exc})"
-        ) from None
+    target: Any = import_user_module(module_part, f"--impl {spec}")
     if object_part:
         for attribute in object_part.split("."):
             if not hasattr(target, attribute):

@@ -158,3 +158,36 @@ def test_integer_inputs_are_computed_in_float64() -> None:
     assert type(loss) is float
     assert all(g.dtype == np.float64 for g in grads.values())
     assert loss == pytest.approx(mazur.loss(MAZUR, params, [[1, 0]], [[0, 1]]), rel=1e-15)
+
+
+def test_a_file_spec_imports_its_siblings_and_leaves_sys_path_as_it_was(tmp_path) -> None:
+    """A one-line file next to the user's code (``from network import ...``) loads as
+    ``--impl path/check.py:IMPL``, as ``python path/check.py`` would load it."""
+    import sys
+
+    from manualbp.protocol import load_implementation
+
+    (tmp_path / "mynet_sibling.py").write_text(
+        "import manualbp.engine as engine\n\n\nclass Net:\n"
+        "    loss = staticmethod(engine.loss)\n    gradients = staticmethod(engine.gradients)\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "check_mynet.py").write_text(
+        "from mynet_sibling import Net\n\nIMPL = Net()\n", encoding="utf-8"
+    )
+    before = list(sys.path)
+    impl = load_implementation(f"{tmp_path / 'check_mynet.py'}:IMPL")
+    assert callable(impl.loss) and callable(impl.gradients)
+    assert sys.path == before
+    # the same file named twice is one module: its classes are the same objects
+    again = load_implementation(f"{tmp_path / 'check_mynet.py'}:IMPL")
+    assert again is impl
+    # an edited file is imported again
+    import os
+
+    path = tmp_path / "check_mynet.py"
+    path.write_text(path.read_text(encoding="utf-8") + "EDITED = True\n", encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    edited = load_implementation(f"{path}:IMPL")
+    assert edited is not impl and type(edited).__name__ == "Net"

@@ -23,15 +23,9 @@ Everything wrong with the spec raises :class:`~manualbp.errors.ImplementationErr
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -39,51 +33,9 @@ from manualbp.checks.layer.calls import LayerSubject
 from manualbp.checks.layer.kinds import FUNCTION_PREFIXES, LOSS_PREFIXES, class_kind, get_kind
 from manualbp.checks.layer.space import Shapes
 from manualbp.errors import ImplementationError, UsageError, describe
+from manualbp.protocol import import_user_module
 
 _PAIR = re.compile(r"^(?P<prefix>[A-Za-z_]\w*?)_forward(?P<suffix>(_\w+)?)$")
-
-
-def _import_file(path: Path, spec: str) -> ModuleType:
-    """Import ``path`` once per resolved location (two specs of one file share its classes)."""
-    resolved = path.resolve()
-    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
-    module_name = f"manualbp_layer_{path.stem}_{digest}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    loader_spec = importlib.util.spec_from_file_location(module_name, resolved)
-    if loader_spec is None or loader_spec.loader is None:
-        raise ImplementationError(f"--layer {spec}: cannot load {str(path)!r} as a Python file")
-    module = importlib.util.module_from_spec(loader_spec)
-    sys.modules[module_name] = module
-    folder = str(resolved.parent)
-    sys.path.insert(0, folder)
-    try:
-        loader_spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]
-        raise
-    finally:
-        sys.path.remove(folder)
-    return module
-
-
-def import_module(module_part: str, spec: str) -> ModuleType:
-    """The module of a spec; any failure of the user's code while importing is bad input."""
-    try:
-        if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
-            path = Path(module_part)
-            if not path.is_file():
-                raise ImplementationError(f"--layer {spec}: file {module_part!r} does not exist")
-            return _import_file(path, spec)
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        return importlib.import_module(module_part)
-    except ImplementationError:
-        raise
-    except Exception as exc:
-        raise ImplementationError(
-            f"--layer {spec}: cannot import {module_part!r} ({type(exc).__name__}: {exc})"
-        ) from None
 
 
 def _function(module: ModuleType, name: str, spec: str) -> Callable[..., Any]:
@@ -308,7 +260,7 @@ def _load(spec: str, kind: str | None, shapes: Shapes | None) -> list[LayerSubje
         get_kind(kind)
     checked = check_shapes(shapes) if shapes is not None else None
     module_part, _, part = spec.strip().partition(":")
-    module = import_module(module_part, spec)
+    module = import_user_module(module_part, f"--layer {spec}")
     if not part:
         if checked is not None:
             raise UsageError("shapes: give them for one named pair, not a whole module")
