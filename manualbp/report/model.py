@@ -146,12 +146,15 @@ def unverified_cases(findings: Iterable[Finding]) -> list[str]:
 
 
 def unverified_implementations(findings: Iterable[Finding]) -> list[str]:
-    """The implementations (in run order) none of whose Findings passed, imprecise or erratum
-    included: every comparison skipped or inconclusive verifies nothing."""
+    """The implementations (in run order) checked on random cases none of whose random-case
+    Findings passed (imprecise included): every comparison skipped or inconclusive verifies
+    nothing, whatever the other implementations of the run did. (A worked example that one
+    of several implementations does not cover is not counted: it was not drawn for it.)"""
     verified: dict[str, bool] = {}
     for finding in findings:
-        agreed = finding.verdict in ("pass", "erratum", "imprecise")
-        verified[finding.impl] = verified.get(finding.impl, False) or agreed
+        if "case_index" in finding.detail:
+            agreed = finding.verdict in ("pass", "imprecise")
+            verified[finding.impl] = verified.get(finding.impl, False) or agreed
     return [impl for impl, agreed in verified.items() if not agreed]
 
 
@@ -169,13 +172,15 @@ def outcome(report: Report, strict: bool | None = None) -> Outcome:
             parts.append(f"{imprecise} imprecise (--strict)")
         return Outcome(1, "FAIL: " + ", ".join(parts))
     unverified = unverified_cases(report.findings) + [
-        f"{impl}: every comparison was skipped or inconclusive; nothing passed"
+        f"{impl}: every random case was skipped or inconclusive; nothing passed"
         for impl in unverified_implementations(report.findings)
     ]
     if unverified:
         return Outcome(1, "NOT VERIFIED: " + "; ".join(unverified))
     if not verdicts:
         return Outcome(1, "NOT VERIFIED: the report holds no findings; nothing was compared")
+    if not any(v in ("pass", "erratum", "imprecise") for v in verdicts):
+        return Outcome(1, "NOT VERIFIED: every comparison was skipped or inconclusive")
     message = "PASS: every comparison agrees (known errata shown as erratum)"
     if imprecise:
         message += (

@@ -104,22 +104,30 @@ def test_overlapping_reports_are_refused_with_one_line_and_exit_2(
     assert not output.exists()
 
 
-def _finding(impl: str, verdict: str) -> Finding:
-    finding = Finding("fd", "case-0", "grad.W1", verdict, 1.0, 1.0, 0.0, 0.0, 1e-8, 0.0)
+def _finding(impl: str, verdict: str, check: str = "fd") -> Finding:
+    finding = Finding(check, "case-0", "grad.W1", verdict, 1.0, 1.0, 0.0, 0.0, 1e-8, 0.0)
     finding.impl = impl
+    if check != "published":
+        finding.detail["case_index"] = 0
     return finding
 
 
 def test_an_implementation_with_nothing_passed_is_not_verified_beside_one_that_passed() -> None:
     from manualbp.report.model import outcome
 
-    report = Report([_finding("good.py", "pass"), _finding("partial.py", "skipped")], {})
+    report = Report([_finding("good.py", "pass"), _finding("partial.py", "inconclusive")], {})
     result = outcome(report)
     assert result.exit_code == 1
     assert result.message == (
-        "NOT VERIFIED: partial.py: every comparison was skipped or inconclusive; nothing passed"
+        "NOT VERIFIED: partial.py: every random case was skipped or inconclusive; nothing passed"
     )
-    # an imprecise or erratum Finding is a comparison that agreed on the formulas
+    # an imprecise Finding is a comparison that agreed on the formulas
     report = Report([_finding("good.py", "pass"), _finding("partial.py", "imprecise")], {})
     assert outcome(report).exit_code == 0
+    # a worked example one implementation does not cover was not drawn for it
+    report = Report([_finding("engine", "pass", "published"),
+                     _finding("mazur", "skipped", "published")], {})  # fmt: skip
+    assert outcome(report).exit_code == 0
+    report = Report([_finding("mazur", "skipped", "published")], {})
+    assert outcome(report).message.startswith("NOT VERIFIED: every comparison was skipped")
     assert outcome(Report([], {})).message.startswith("NOT VERIFIED: the report holds no findings")
