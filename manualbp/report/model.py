@@ -180,7 +180,11 @@ def outcome(report: Report, strict: bool | None = None) -> Outcome:
     if not verdicts:
         return Outcome(1, "NOT VERIFIED: the report holds no findings; nothing was compared")
     if not any(v in ("pass", "erratum", "imprecise") for v in verdicts):
-        return Outcome(1, "NOT VERIFIED: every comparison was skipped or inconclusive")
+        message = "NOT VERIFIED: every comparison was skipped or inconclusive"
+        first = next((f for f in report.findings if f.reason), None)
+        if first is not None:
+            message += f" (e.g. {first.impl} {first.check} {first.case}: {first.reason})"
+        return Outcome(1, message)
     message = "PASS: every comparison agrees (known errata shown as erratum)"
     if imprecise:
         message += (

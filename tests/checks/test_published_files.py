@@ -149,6 +149,11 @@ class BrokenIntermediates(LossAndGradientsOnly):
         return {"W1": np.zeros((1, 1))}  # b1 missing
 
 
+class NotImplementedIntermediates(LossAndGradientsOnly):
+    def intermediates(self, arch, params, x, y):
+        raise NotImplementedError("no intermediates for this network")
+
+
 class NotImplementedLoss(LossAndGradientsOnly):
     def loss(self, arch, params, x, y):
         raise NotImplementedError("no loss for this network")
@@ -177,9 +182,19 @@ def test_a_misbehaving_implementation_fails_without_stopping_the_run(tmp_path) -
 
 
 def test_not_implemented_is_a_skip_not_a_failure(tmp_path) -> None:
-    result = verdicts(NotImplementedLoss(), tmp_path)
-    assert result["E"][0] == "skipped" and "no loss for this network" in result["E"][1]
-    assert result["∂E/∂w"][0] == "pass"
+    result = verdicts(NotImplementedIntermediates(), tmp_path)
+    assert result["y"][0] == "skipped" and "no intermediates for this network" in result["y"][1]
+    assert result["E"][0] == result["∂E/∂w"][0] == "pass"
+
+
+def test_a_loss_that_declines_the_network_is_one_skip_and_no_figure_passes(tmp_path) -> None:
+    """NotImplementedError from loss() declines the example, as supports() would: the
+    figures it would never compute (those read off the file's own numbers, such as x or
+    ∂z/∂w) do not count as its passes."""
+    reference = published.load_reference(write(tmp_path, ONE_UNIT))
+    findings = list(published.run(NotImplementedLoss(), [reference], impl_name="impl"))
+    assert [(f.verdict, f.quantity) for f in findings] == [("skipped", "case")]
+    assert "no loss for this network" in findings[0].reason
 
 
 def mutate(change) -> dict:

@@ -5,8 +5,10 @@ computational graph or one affine layer — and lists every number the source pr
 printed. :func:`run` computes each one and yields one Finding per printed number:
 
 * ``mlp`` examples are computed by the implementation under test, through the protocol
-  (:mod:`manualbp.checks.published.values`); an implementation that does not support the
-  architecture gets one ``skipped`` Finding (quantity ``case``), a quantity that needs a
+  (:mod:`manualbp.checks.published.values`); an implementation that declines the example
+  (``supports`` is False, or ``loss`` raises NotImplementedError on its network and batch)
+  gets one ``skipped`` Finding (quantity ``case``) — not one per figure, and no figure it
+  never computed counts as its pass — a quantity that needs a
   method it lacks is ``skipped``, and one that raises or breaks the protocol is ``fail``.
 * ``graph`` and ``affine`` examples are computed with the implementation's own scalar nodes
   (``graph_node``) or affine layer (``affine_layer``) when it has them, as manualbp's engine
@@ -26,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from manualbp.case import Case
+from manualbp.checks.base import declined
 from manualbp.checks.published.explain import Explainer
 from manualbp.checks.published.explanation import annotate
 from manualbp.checks.published.file import default_references, load_reference, parse_reference
@@ -41,7 +45,7 @@ from manualbp.checks.published.rules import judge, parse_printed
 from manualbp.checks.published.values import MLPValues, affine_values, graph_values
 from manualbp.findings import Finding
 from manualbp.plan import Plan, SubjectPlan, Unit
-from manualbp.protocol import ImplementationFault, Unsupported, fault_detail, unsupported_reason
+from manualbp.protocol import ImplementationFault, Unsupported, fault_detail
 
 __all__ = [
     "Explainer",
@@ -167,8 +171,9 @@ def _case_finding(reference: ReferenceExample, impl: str, verdict: str, reason: 
 def _run_mlp(impl: object, reference: ReferenceExample, impl_name: str) -> Iterator[Finding]:
     problem = reference.problem
     assert isinstance(problem, MLPProblem)
+    case = Case(reference.id, problem.arch, problem.params, problem.x, problem.y)
     try:
-        reason = unsupported_reason(impl, problem.arch)
+        reason = declined(impl, case)
     except ImplementationFault as exc:
         yield _case_finding(reference, impl_name, "fail", str(exc))
         return
