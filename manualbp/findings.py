@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -114,7 +114,7 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: non-finite numbers, also inside ``detail``, become the strings
         "nan", "inf", "-inf" (see :func:`_encode_number`); NumPy scalars become numbers."""
-        data = asdict(self)
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
         for name in _NUMBER_FIELDS:
             data[name] = _encode_number(data[name])
         data["detail"] = json_safe(data["detail"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
@@ -151,6 +152,12 @@ def verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cases = len(options.case_seeds) or options.cases
     options = replace(options, jobs=capped_jobs(options.jobs, cases, "manualbp verify", err))
     progress = progress_for(err, "manualbp verify", args.quiet)
+    if page is not None:
+        from manualbp.report import plots
+
+        # the page's imports, done while the workers compute (the import lock makes the
+        # renderer wait for them if they are not finished)
+        threading.Thread(target=plots.preload, name="preload-plots", daemon=True).start()
     try:
         report = run_verify(options, progress)
     finally:

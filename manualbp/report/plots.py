@@ -72,6 +72,13 @@ class Margins:
     bottom: float = 0.55
 
 
+def preload() -> None:
+    """Import matplotlib's Figure and SVG backend (a third of a second): run in a background
+    thread while the checks run, so the page is drawn without waiting for the import."""
+    import matplotlib.backends.backend_svg
+    import matplotlib.figure  # noqa: F401
+
+
 @contextmanager
 def _figure(width: float, height: float, margins: Margins) -> Iterator[Figure]:
     """A fresh Figure of ``width`` × ``height`` inches with ``margins`` around its axes,
