@@ -62,6 +62,25 @@ def test_an_unshifted_softmax_over_one_class_that_overflows_is_imprecise_not_wro
     assert imprecise[0].detail["precision"]["places"][-1]["where"] == "output (softmax_ce)"
 
 
+def test_a_shared_bias_moving_relu_units_across_their_kinks_is_inconclusive_not_wrong(
+    tmp_path: Path,
+) -> None:
+    """Campaign case of einsum_loops: at scale 1e-3 a shared bias of a ReLU layer moves 112
+    pre-activations at once, one of them 4e-8 from its kink; every stencil fine enough to
+    resolve the 1 % difference crosses some of them, so central differences cannot decide.
+    The gradient is right (the engine's, to the last digit)."""
+    path = tmp_path / "r.json"
+    args = ["verify", "--impl", "tests/corpus/einsum_loops.py:IMPL", "--checks", "fd",
+            "--case-seed", "4101222817", "--json", str(path), "--no-html", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    findings = json.loads(path.read_text(encoding="utf-8"))["findings"]
+    assert findings[0]["detail"]["case_index"] == 0 and "fail" not in {
+        f["verdict"] for f in findings
+    }
+    [b2] = [f for f in findings if f["quantity"] == "grad.b2" and f["method"] == "central"]
+    assert b2["verdict"] == "inconclusive" and "layer 2 (relu) cross z = 0" in b2["reason"]
+
+
 def saturated(seed: int) -> manualbp.report.Report:
     case = random_case(seed, NIELSEN2_SPACE)
     assert case.arch.loss == "bce" and case.meta["scale"] == 4.0

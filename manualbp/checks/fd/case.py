@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 
+from manualbp import torch_mirror as mirror
 from manualbp.case import Case
-from manualbp.checks.fd.lines import ErrorModel
+from manualbp.checks.fd.lines import ErrorModel, KinkCrossing, KinkProbe
 from manualbp.checks.fd.objective import EPS, Objective
 from manualbp.errors import UsageError
 from manualbp.facts import ACTIVATION_FACTS
 from manualbp.findings import Finding
-from manualbp.params import flatten
+from manualbp.params import flatten, unflatten
 
 #: Every method, in the order a case runs them.
 METHODS: tuple[str, ...] = ("consistency", "central", "complex_step", "directional", "taylor")
@@ -150,6 +151,37 @@ class CaseContext:
     def kinked(self) -> bool:
         """True when some layer's activation has a kink (a perturbation may cross it)."""
         return any(ACTIVATION_FACTS[name].has_kink for name in self.case.arch.activations)
+
+    def kinks(self, direction: np.ndarray) -> KinkProbe:
+        """The kinks inside the stencil θ ± 2t·u of ``direction`` u (P,), for a step t: the
+        units of layers with a kink whose pre-activation z changes sign between θ - 2t·u, θ
+        and θ + 2t·u, and the range of the exact slopes ∇f·u at nine points across the
+        stencil — both from the torch mirror, which only locates kinks here: it never passes
+        a slope, it tells a slope no kink explains from one that kinks make undecidable."""
+        arch, case = self.case.arch, self.case
+        layers = [i for i, name in enumerate(arch.activations) if ACTIVATION_FACTS[name].has_kink]
+
+        def at(offset: float) -> mirror.Backprop:
+            theta = self.objective.theta + offset * direction
+            return mirror.backprop(arch, unflatten(arch, theta), case.x, case.y)
+
+        def probe(step: float) -> KinkCrossing | None:
+            points = [at(k * step / 2.0) for k in range(-4, 5)]
+            centre, ends = points[4], (points[0], points[-1])
+            for i in layers:
+                sign = np.sign(centre.z[i])
+                flips = (np.sign(ends[0].z[i]) != sign) | (np.sign(ends[1].z[i]) != sign)
+                if np.any(flips):
+                    slopes = [float(flatten(arch, p.gradients) @ direction) for p in points]
+                    where = (
+                        f"{int(np.count_nonzero(flips))} unit(s) of layer {i + 1} "
+                        f"({arch.activations[i]}) cross z = 0 within ±{2 * step:.2g}, the "
+                        f"nearest at |z| = {float(np.min(np.abs(centre.z[i][flips]))):.2g}"
+                    )
+                    return KinkCrossing(where, min(slopes), max(slopes))
+            return None
+
+        return probe
 
     def finding(self, **fields: Any) -> Finding:
         """A Finding of check ``fd`` labelled with this case, its seed and the implementation."""

@@ -82,7 +82,15 @@ def _examine_coordinate(ctx: CaseContext, index: int) -> LineVerdict:
         min_step=64.0 * EPS * max(1.0, abs(float(theta[index]))),
         levels=ctx.options.refine_levels,
         kinked=ctx.kinked,
+        kinks=ctx.kinks(_unit(ctx.objective.size, index)),
     )
+
+
+def _unit(size: int, index: int) -> np.ndarray:
+    """e_index (size,)."""
+    e = np.zeros(size)
+    e[index] = 1.0
+    return e
 
 
 def _compare_entries(
@@ -240,6 +248,7 @@ def directional_findings(ctx: CaseContext, use_complex: bool) -> Iterator[Findin
             min_step=64.0 * EPS * theta_scale,
             levels=ctx.options.refine_levels,
             kinked=ctx.kinked,
+            kinks=ctx.kinks(v),
         )
         settles = SETTLES_EXACT if use_complex else SETTLES_CENTRAL
         examined.add(ctx, method, k, f"grad·v[{k}]", float(slopes[k]), verdict, settles)

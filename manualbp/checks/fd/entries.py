@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from manualbp.checks.fd.case import CaseContext, relative_error
-from manualbp.checks.fd.lines import KINK_REASON, OVERFLOW_REASON, ROUGH_REASON, LineVerdict
+from manualbp.checks.fd.lines import (
+    KINK_REASON,
+    KINK_STENCIL_REASON,
+    OVERFLOW_REASON,
+    ROUGH_REASON,
+    LineVerdict,
+)
 from manualbp.findings import Finding, index_label, tensor_finding
 
 
@@ -42,6 +48,8 @@ def _verdict_reason(verdict: LineVerdict, method: str) -> str:
         return ROUGH_REASON + f" (one-sided differences at step {step} disagree)"
     if verdict.outcome == "overflow":
         return OVERFLOW_REASON
+    if verdict.outcome == "kink_in_stencil":
+        return f"{KINK_STENCIL_REASON}: {verdict.detail['kink_in_stencil']}"
     return f"the loss is smooth at step {step} and its slope differs from the gradient"
 
 
@@ -131,9 +139,9 @@ def masked_tensor_finding(
 #: the loss is analytic) only a kink does: real differences agreeing to their coarser
 #: allowance cannot overrule it.
 SETTLES_CENTRAL = frozenset(
-    {"agrees", "smooth", "one_sided", "kink", "kink_far", "rough", "overflow"}
+    {"agrees", "smooth", "one_sided", "kink", "kink_far", "rough", "overflow", "kink_in_stencil"}
 )
-SETTLES_EXACT = frozenset({"one_sided", "kink", "kink_far", "overflow"})
+SETTLES_EXACT = frozenset({"one_sided", "kink", "kink_far", "overflow", "kink_in_stencil"})
 
 EXACT_NOTE = (
     "; real central differences agree with these entries only to their coarser allowance "

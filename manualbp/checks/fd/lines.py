@@ -48,6 +48,11 @@ ROUGH_REASON = (
     "the implementation's loss is not smooth at these steps (its own formulas round in steps "
     "larger than the difference can resolve); finite differences cannot decide"
 )
+KINK_STENCIL_REASON = (
+    "a kink of the network lies inside the difference stencil at every step fine enough to "
+    "decide (a pre-activation changes sign between θ - 2t·u and θ + 2t·u, computed by the "
+    "torch mirror); finite differences cannot decide this slope"
+)
 OVERFLOW_REASON = (
     "the implementation's loss is not finite at any step around this point (its formulas "
     "overflow there); finite differences cannot decide"
@@ -124,7 +129,9 @@ class LineVerdict:
     [F, B]: fail), ``refuted`` (φ smooth at the finest decisive step and s off: fail),
     ``rough`` (F and B differ on a line through no kink: the loss itself is not smooth at
     these steps — rounding steps of the implementation's own formulas — so differences cannot
-    decide: inconclusive), ``overflow`` (φ is not finite at any step around 0: inconclusive).
+    decide: inconclusive), ``overflow`` (φ is not finite at any step around 0: inconclusive),
+    ``kink_in_stencil`` (refuted, but kinks of the network lie inside the stencil of the
+    finest decisive step and s is within the slopes φ takes across it: inconclusive).
     ``ref`` is the value s was compared with, ``allowance`` the bound it had to meet.
     """
 
@@ -146,10 +153,25 @@ class LineVerdict:
             "refuted": "fail",
             "rough": "inconclusive",
             "overflow": "inconclusive",
+            "kink_in_stencil": "inconclusive",
         }[self.outcome]
 
 
 LineFunction = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class KinkCrossing:
+    """Kinks of the network inside a difference stencil: which (``where``, a sentence) and
+    the range [``low``, ``high``] of the exact slopes of φ across the stencil."""
+
+    where: str
+    low: float
+    high: float
+
+
+#: For a step t: the kinks inside the stencil ±2t and the slopes across it, or None.
+KinkProbe = Callable[[float], KinkCrossing | None]
 
 
 def examine(
@@ -164,6 +186,7 @@ def examine(
     min_step: float = 0.0,
     levels: int = 30,
     kinked: bool = True,
+    kinks: KinkProbe | None = None,
 ) -> LineVerdict:
     """Decide whether ``slope`` = φ'(0) for φ given by ``line`` (steps (M,) -> φ values).
 
@@ -180,6 +203,11 @@ def examine(
     formulas) is halved before anything is compared (``overflow`` when no finite step is
     left). ``kinked`` says whether the line can cross a kink at all (the network has a ReLU):
     when it cannot, one-sided derivatives that differ mean a rough loss (``rough``).
+    ``kinks(t)`` finds the kinks inside the stencil ±2t: a ``refuted`` slope whose finest
+    stencil crosses some, and which lies within the range of φ's exact slopes across that
+    stencil, is ``kink_in_stencil`` (φ was not smooth there: many units of a shared bias 1e-8
+    from their kinks bend φ too little for F and B to show it). A slope outside that range
+    stays ``refuted``: no kink explains it.
     """
     start = _finite_step(line, step, min_step, levels)
     if start is None:
@@ -222,6 +250,17 @@ def examine(
     verdict.detail["kinked"] = kinked
     if not kinked and verdict.outcome in ("one_sided", "kink"):
         return replace(verdict, outcome="rough")
+    if verdict.outcome == "refuted" and kinked and kinks is not None:
+        crossing = kinks(verdict.step)
+        if crossing is not None and (
+            crossing.low - verdict.allowance <= slope <= crossing.high + verdict.allowance
+        ):
+            detail = {
+                **verdict.detail,
+                "kink_in_stencil": crossing.where,
+                "stencil_slopes": [crossing.low, crossing.high],
+            }
+            return replace(verdict, outcome="kink_in_stencil", detail=detail)
     return verdict
 
 

@@ -30,6 +30,7 @@ from manualbp.checks.fd.case import CaseContext, relative_error
 from manualbp.checks.fd.lines import (
     CBRT_EPS,
     KINK_REASON,
+    KINK_STENCIL_REASON,
     OVERFLOW_REASON,
     ROUGH_REASON,
     LineVerdict,
@@ -165,6 +166,7 @@ def _tensor_finding(ctx: CaseContext, name: str, part: slice, v: np.ndarray) -> 
         min_step=64.0 * EPS * theta_scale,
         levels=ctx.options.refine_levels,
         kinked=ctx.kinked,
+        kinks=ctx.kinks(v),
     )
     detail["examined"] = {"outcome": verdict.outcome, **verdict.detail}
     return ctx.finding(
@@ -196,6 +198,8 @@ def _reason(verdict: LineVerdict, shapes: set[str], detail: dict[str, Any]) -> s
         return ROUGH_REASON
     if verdict.outcome == "overflow":
         return OVERFLOW_REASON
+    if verdict.outcome == "kink_in_stencil":
+        return f"{KINK_STENCIL_REASON}: {verdict.detail['kink_in_stencil']}"
     if shapes == {"linear"}:
         return (
             f"the remainder shrinks like h (ratio {detail['ratio']:.3g} per halving, order "
