@@ -253,3 +253,29 @@ def test_finite_difference_evidence_for_the_first_update(reference) -> None:
     after = engine.loss(arch, updated, problem.x, problem.y)
     assert abs(after - 0.2910277737) <= 0.5e-10
     assert abs(after - 0.291027924) > 1e-7
+
+
+class BreaksAt:
+    """The engine, whose step returns a NaN weight from update ``call`` on (counted per
+    training) and keeps returning it without complaint."""
+
+    def __init__(self, call: int) -> None:
+        self.call, self.calls = call, 0
+        self.loss, self.gradients = engine.loss, engine.gradients
+        self.intermediates = engine.intermediates
+
+    def step(self, arch, params, x, y, lr, frozen=frozenset()):
+        self.calls += 1
+        if self.calls < self.call:
+            return engine.step(arch, params, x, y, lr, frozen)
+        return {**params, "W1": np.full_like(params["W1"], np.nan)}
+
+
+def test_an_update_gone_wrong_mid_training_fails_the_trained_figures(reference) -> None:
+    """Updates after the first are validated where their figures are read: a NaN weight at
+    update 5,000 of 10,000 fails every trained figure, naming step() and the update count."""
+    findings = by_path(list(published.run(BreaksAt(5000), [reference], impl_name="breaks")))
+    trained = [f for path, f in findings.items() if path.startswith("trained")]
+    assert trained and all(f.verdict == "fail" for f in trained)
+    assert all("step() after 10000 update(s) returned" in f.reason for f in trained)
+    assert findings["step1.loss"].verdict == "erratum"  # the first update was still right

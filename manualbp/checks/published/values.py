@@ -139,23 +139,32 @@ class MLPValues:
             if done == steps - 1:
                 self._states[done] = params  # the state one update short of ``steps``
             params = self.update({name: value.copy() for name, value in params.items()}, done + 1)
+        params = self._checked(params, f"after {steps} update(s)")
         self._states[steps] = params
         return params
 
+    def _checked(self, params: object, when: str) -> Params:
+        """``params`` validated against the architecture (an ImplementationFault saying
+        ``when`` otherwise)."""
+        try:
+            return check_params(self.problem.arch, params)  # type: ignore[arg-type]
+        except ManualbpError as exc:
+            raise ImplementationFault(f"step() {when} returned {exc}") from None
+
     def implementation_step(self, params: Params, number: int) -> Params:
         """Update ``number`` by the implementation's ``step`` with the file's learning rate
-        and frozen names."""
+        and frozen names, copied. The first update is validated in full, later ones as far
+        as the next call needs (a dict of the parameters): whatever they get wrong reaches
+        the state the figures are read from, which :meth:`_train` validates."""
         if not self.capabilities.step:
             raise Unsupported("needs step() for training; the implementation has none")
         p = self.problem
         result = call(
             self.impl, "step", p.arch, params, p.x.copy(), p.y.copy(), p.learning_rate, p.frozen
         )
-        try:
-            checked = check_params(p.arch, result)
-        except ManualbpError as exc:
-            raise ImplementationFault(f"step() call {number} returned {exc}") from None
-        return {name: np.array(value, copy=True) for name, value in checked.items()}
+        if number == 1 or not isinstance(result, Mapping) or result.keys() != params.keys():
+            result = self._checked(result, f"call {number}")
+        return {name: np.array(value, copy=True) for name, value in result.items()}
 
     def loss(self, steps: int) -> float:
         """E from ``loss()`` at the state after ``steps`` updates."""
