@@ -37,15 +37,40 @@ def _real_sign(z: np.ndarray) -> np.ndarray:
 def logistic_slope(z: np.ndarray) -> np.ndarray:
     """σ'(z) = σ(z)·σ(-z) = e / (1 + e)² with e = e^{-|z|} (e^{-s·z}, s the sign of Re z, for
     complex z): one exponential, no cancellation, no overflow. tanh'(z) = 4·σ'(2z)."""
-    e = np.exp(-np.abs(z)) if not np.iscomplexobj(z) else np.exp(-_real_sign(z) * z)
-    return e / (1.0 + e) ** 2
+    if np.iscomplexobj(z):
+        e = np.exp(-_real_sign(z) * z)
+        return e / (1.0 + e) ** 2
+    e = _exp_minus_abs(z)
+    denominator = np.add(e, 1.0, out=_new(z))
+    np.square(denominator, out=denominator)
+    return np.divide(e, denominator, out=e)
+
+
+def _new(z: np.ndarray) -> np.ndarray:
+    """An uninitialised real array of z's shape and floating dtype, for a result written with
+    ``out=`` (an array even when z is 0-d, where a ufunc would return a scalar)."""
+    return np.empty_like(z, dtype=np.result_type(z, 0.0))
+
+
+def _exp_minus_abs(z: np.ndarray) -> np.ndarray:
+    """e = e^{-|z|} for real z, in one new array (three passes over it, no other temporary)."""
+    e = np.abs(z, out=_new(z))
+    np.negative(e, out=e)
+    return np.exp(e, out=e)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """σ(z) = 1 / (1 + e^{-z}) = e^{min(z, 0)} / (1 + e^{-|z|}): no exponent is positive, so
-    nothing overflows (complex z: the same forms with the sign of Re z)."""
+    nothing overflows (complex z: the same forms with the sign of Re z).
+
+    Real z takes one exponential, e = e^{-|z|}: the numerator e^{min(z, 0)} is e where z < 0
+    and 1 elsewhere, that is max(e, [z >= 0]) as e <= 1, bit for bit the same number.
+    """
     if not np.iscomplexobj(z):
-        return np.exp(np.minimum(z, 0.0)) / (1.0 + np.exp(-np.abs(z)))
+        e = _exp_minus_abs(z)
+        numerator = np.maximum(e, z >= 0, out=_new(z))
+        e += 1.0
+        return np.divide(numerator, e, out=numerator)
     s = _real_sign(z)
     e = np.exp(-s * z)
     r = 1.0 / (1.0 + e)
