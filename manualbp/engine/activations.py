@@ -53,9 +53,9 @@ def _new(z: np.ndarray) -> np.ndarray:
 
 
 def _exp_minus_abs(z: np.ndarray) -> np.ndarray:
-    """e = e^{-|z|} for real z, in one new array (three passes over it, no other temporary)."""
-    e = np.abs(z, out=_new(z))
-    np.negative(e, out=e)
+    """e = e^{-|z|} for real z, in one new array: -|z| is z with its sign set negative
+    (``copysign``, one pass), then exponentiated in place."""
+    e = np.copysign(z, -1.0, out=_new(z))
     return np.exp(e, out=e)
 
 
