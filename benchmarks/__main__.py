@@ -1,12 +1,13 @@
-"""``python -m benchmarks [--quick] [--json PATH] [--markdown PATH]`` (or ``./run bench``):
-measure, print the tables, write the JSON (default reports/benchmark.json) and the same
-tables as Markdown (default reports/benchmark.md)."""
+"""``python -m benchmarks [--quick] [--single-thread] [--json PATH] [--markdown PATH]`` (or
+``./run bench``): measure, print the tables, write the JSON (default
+reports/benchmark.json) and the same tables as Markdown (default reports/benchmark.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.processes import ROOT
@@ -41,8 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MARKDOWN,
         help="Markdown tables (default: reports/benchmark.md in the repository)",
     )
+    parser.add_argument(
+        "--single-thread",
+        action="store_true",
+        help="engine and torch workers with one BLAS/OpenMP thread each (default: each "
+        "library's own thread count)",
+    )
     options = parser.parse_args(argv)
     settings = Settings.quick_run() if options.quick else Settings.full()
+    settings = replace(settings, single_thread=options.single_thread)
     result = run(settings)
     print(format_result(result))
     for path, text in (

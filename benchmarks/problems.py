@@ -7,8 +7,10 @@ between processes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +79,32 @@ def step_flops(sizes: tuple[int, ...], batch: int) -> float:
     δ_l W_l, the last one for l >= 2 only (nothing needs ∂E/∂x)."""
     products = [n_in * n_out for n_in, n_out in pairwise(sizes)]
     return 2.0 * batch * (3 * sum(products) - products[0])
+
+
+def product_operands(
+    sizes: tuple[int, ...], batch: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(a_{l-1} (N, n_{l-1}), W_l (n_l, n_{l-1}), δ_l (N, n_l)) for every layer l, from N(0, 1):
+    the operands of a step's matrix products a W^T, δ^T a and δ W."""
+    rng = np.random.default_rng(seed)
+    return [
+        (
+            rng.standard_normal((batch, n_in)),
+            rng.standard_normal((n_out, n_in)),
+            rng.standard_normal((batch, n_out)),
+        )
+        for n_in, n_out in pairwise(sizes)
+    ]
+
+
+def product_pairs(layers: Sequence[tuple[Any, Any, Any]]) -> list[tuple[Any, Any]]:
+    """The (left, right) factors of every matrix product of a step, in the engine's layouts,
+    from :func:`product_operands` (NumPy arrays or torch tensors): per layer a W^T, δ^T a and,
+    above the first layer, δ W. Their FLOPs, 2·m·k·n each, add up to :func:`step_flops`."""
+    pairs = []
+    for layer, (a, W, delta) in enumerate(layers, start=1):
+        pairs += [(a, W.T), (delta.T, a)] + ([(delta, W)] if layer > 1 else [])
+    return pairs
 
 
 def gemm_flops(n: int) -> float:

@@ -8,7 +8,8 @@ Sections (keys of the result):
 * ``steps`` — one training step of the engine and of torch (autograd + SGD) on the same
   weights, per architecture, batch and loss: seconds, ratio engine/torch (of the medians
   and of the minima), GFLOP/s of both sides and their share of the NumPy GEMM peak, and
-  for the large architectures the engine's step per phase (``phases``);
+  for the large architectures the engine's step per phase (``phases``) and the step's
+  matrix products alone on each side (``products``, the BLAS floor);
 * ``checks`` — the finite-difference checks, from ``benchmarks.checks`` when it exists;
 * ``verify`` — ``manualbp verify`` with default settings: wall time and peak memory;
 * ``contention`` — the autograd check of that run with torch limited to one thread (the
@@ -26,6 +27,7 @@ import importlib.util
 import json
 import os
 import tempfile
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from benchmarks import problems
 from benchmarks.processes import WorkerProcess, timed_child
 from benchmarks.stats import summary
 from manualbp.report.model import environment
+from manualbp.threads import single_threaded_environment
 
 SIDES: tuple[str, ...] = ("engine", "torch")
 GIB = 2**30
@@ -55,8 +58,12 @@ class Settings:
     contention_cases: int
     quick: bool
     seed: int = 0
+    #: Start both workers with one BLAS/OpenMP thread (like with like on a loaded machine)
+    #: instead of each library's default.
+    single_thread: bool = False
     #: Architectures whose engine step is also profiled per phase, and how: ``phase_rounds``
-    #: profiles of ``phase_steps`` steps each, the median of each phase kept.
+    #: profiles of ``phase_steps`` steps each, the median of each phase kept; their matrix
+    #: products alone are timed on both sides too.
     phase_sizes: tuple[tuple[int, ...], ...] = ((784, 256, 128, 10), (1024, 2048, 2048, 1024))
     phase_rounds: int = 3
     phase_steps: int = 3
@@ -173,6 +180,20 @@ def measure_step(
     return step_row(sizes, batch, loss, seconds, last)
 
 
+def measure_products(
+    workers: dict[str, WorkerProcess], sizes: tuple[int, ...], batch: int, settings: Settings
+) -> dict[str, dict[str, float]]:
+    """Seconds of one step's matrix products alone per side (summaries), alternating."""
+    seconds: dict[str, list[float]] = {side: [] for side in SIDES}
+    for _ in range(settings.rounds):
+        for side in SIDES:
+            answer = workers[side].request(
+                op="products", sizes=list(sizes), batch=batch, seed=settings.seed
+            )
+            seconds[side].append(answer["seconds"])
+    return {side: summary(values) for side, values in seconds.items()}
+
+
 def measure_phases(
     engine: WorkerProcess, sizes: tuple[int, ...], batch: int, loss: str, settings: Settings
 ) -> dict[str, float]:
@@ -194,18 +215,22 @@ def with_rates(row: dict[str, Any], peak: float) -> dict[str, Any]:
 
 def measure_engine_and_torch(settings: Settings) -> dict[str, Any]:
     """Sections environment (workers), gemm and steps, from one engine and one torch worker."""
-    workers = {side: WorkerProcess(side) for side in SIDES}
+    with single_threaded_environment() if settings.single_thread else nullcontext():
+        workers = {side: WorkerProcess(side) for side in SIDES}
     try:
         info = {side: workers[side].request(op="info") for side in SIDES}
         gemm = measure_gemm(workers, settings.gemm_n, settings.rounds)
         steps = []
         for sizes in settings.sizes:
             for batch in settings.batches:
+                profiled = sizes in settings.phase_sizes
+                products = measure_products(workers, sizes, batch, settings) if profiled else None
                 for loss in settings.losses:
                     row = with_rates(
                         measure_step(workers, sizes, batch, loss, settings), gemm["peak"]
                     )
-                    if sizes in settings.phase_sizes:
+                    if profiled:
+                        row["products"] = products
                         row["phases"] = measure_phases(
                             workers["engine"], sizes, batch, loss, settings
                         )

@@ -64,7 +64,7 @@ def environment_table(result: dict[str, Any]) -> Table:
     rows.append(
         ("torch BLAS, intra-op threads", f"{torch['torch_blas']}, {torch['torch_threads']}")
     )
-    rows.append(("thread env vars", workers["engine"]["env"] or "none set"))
+    rows.append(("thread env vars of the workers", workers["engine"]["env"] or "none set"))
     load = env.get("load")
     if load:
         rows.append(("load average 1/5/15 min, start", _load(load["start"])))
@@ -159,6 +159,47 @@ def phases_table(result: dict[str, Any]) -> Table:
     return Table(caption, header, rows)
 
 
+def floor_table(result: dict[str, Any]) -> Table:
+    """Each profiled row's step against its own matrix products alone, on both sides."""
+    rows = []
+    for row in result["steps"]:
+        products = row.get("products")
+        if not products:
+            continue
+        floor = {side: products[side]["median"] for side in ("engine", "torch")}
+        rows.append(
+            (
+                str(row["sizes"]),
+                row["batch"],
+                row["loss"],
+                f"{1e3 * row['engine']['median']:.3g}",
+                f"{1e3 * floor['engine']:.3g}",
+                f"{row['engine']['median'] / floor['engine']:.2f}",
+                f"{1e3 * row['torch']['median']:.3g}",
+                f"{1e3 * floor['torch']:.3g}",
+                f"{row['torch']['median'] / floor['torch']:.2f}",
+                f"{floor['engine'] / floor['torch']:.2f}",
+            )
+        )
+    header = (
+        "architecture",
+        "batch",
+        "loss",
+        "engine step ms",
+        "numpy products ms",
+        "engine step / products",
+        "torch step ms",
+        "torch products ms",
+        "torch step / products",
+        "products numpy/torch",
+    )
+    caption = (
+        "the BLAS floor: each step's matrix products alone (a W^T, δ^T a, δ W in the engine's "
+        "layouts), by numpy and by torch, medians"
+    )
+    return Table(caption, header, rows)
+
+
 def checks_table(result: dict[str, Any]) -> str:
     """benchmarks.checks.format_table of the checks section, or its status line."""
     checks = result["checks"]
@@ -210,6 +251,7 @@ SECTIONS = (
     ("(a) GEMM peak", gemm_table),
     ("(b) training step, engine vs torch", steps_table),
     ("(b) the engine's step per phase", phases_table),
+    ("(b) the BLAS floor", floor_table),
     ("(c, d) finite-difference checks", checks_table),
     ("(e) manualbp verify", verify_table),
     ("thread-pool contention", contention_table),

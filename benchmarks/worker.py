@@ -13,6 +13,8 @@ Requests:
             "update_norm": ‖θ1 - θ0‖}
     {"op": "phases", same fields as step, "steps": k}
         -> seconds per step of each phase of the engine's step (engine side only)
+    {"op": "products", "sizes": [...], "batch": N, "seed": s}
+        -> {"seconds": the step's matrix products alone, by this side's library}
     {"op": "info"}                              -> versions and thread counts of this side
     {"op": "quit"}
 A step is one training step: forward, backward and the gradient-descent update of every
@@ -40,7 +42,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from benchmarks.phases import engine_phases
-from benchmarks.problems import Problem, make_problem
+from benchmarks.problems import Problem, make_problem, product_operands, product_pairs
 
 #: Shortest timed block: tiny steps are repeated until the block is at least this long.
 MIN_BLOCK = 0.02
@@ -134,6 +136,24 @@ def _product_seconds(A: Any, B: Any) -> float:
     return time.perf_counter() - started
 
 
+def products(side: str, sizes: tuple[int, ...], batch: int, seed: int) -> Step:
+    """The matrix products of one step, in the engine's layouts, by NumPy or torch: per layer
+    a_{l-1} W_l^T, δ_l^T a_{l-1} and, above the first layer, δ_l W_l (the BLAS floor of a
+    step; their FLOPs are :func:`benchmarks.problems.step_flops`)."""
+    layers: list[tuple[Any, ...]] = list(product_operands(sizes, batch, seed))
+    if side == "torch":
+        import torch
+
+        layers = [tuple(torch.from_numpy(m) for m in layer) for layer in layers]
+    pairs = product_pairs(layers)
+
+    def step() -> None:
+        for left, right in pairs:
+            left @ right
+
+    return step
+
+
 def side_info(side: str) -> dict[str, Any]:
     """What shapes this side's speed: versions, BLAS, thread counts and thread env vars."""
     info: dict[str, Any] = {
@@ -171,12 +191,16 @@ class Worker:
 
     def prepare(self, sizes: tuple[int, ...], batch: int, loss: str, seed: int) -> Step:
         """Build the problem's step on first sight (its first step from θ0 recorded), warm
-        it up and choose ``inner``."""
+        it up and choose ``inner``; ``loss`` "products" stands for the step's matrix
+        products alone (:func:`products`)."""
         key = (sizes, batch, loss, seed)
         if key != self.key or self.step is None:
             self.key, self.problem, self.step = None, None, None  # release the previous one
-            problem = make_problem(sizes, batch, seed, loss)
-            step, self.first = STEPPERS[self.side](problem)
+            if loss == "products":
+                problem, step, self.first = None, products(self.side, sizes, batch, seed), {}
+            else:
+                problem = make_problem(sizes, batch, seed, loss)
+                step, self.first = STEPPERS[self.side](problem)
             step()  # warm-up: first-call allocations and lazy imports
             started = time.perf_counter()
             step()
@@ -187,7 +211,7 @@ class Worker:
 
     def time_step(self, sizes: tuple[int, ...], batch: int, loss: str, seed: int) -> dict[str, Any]:
         """Seconds per step over one block of ``inner`` steps, and the first step's E(θ0)
-        and ‖θ1 - θ0‖."""
+        and ‖θ1 - θ0‖ (none for the products alone)."""
         step = self.prepare(sizes, batch, loss, seed)
         started = time.perf_counter()
         for _ in range(self.inner):
@@ -211,6 +235,9 @@ class Worker:
         if op == "gemm":
             threads = request.get("threads")
             return {"seconds": gemm_seconds(self.side, int(request["n"]), threads)}
+        if op == "products":
+            sizes = tuple(int(n) for n in request["sizes"])
+            return self.time_step(sizes, int(request["batch"]), "products", int(request["seed"]))
         if op in ("step", "phases"):
             sizes = tuple(int(n) for n in request["sizes"])
             problem = (sizes, int(request["batch"]), str(request["loss"]), int(request["seed"]))
@@ -219,7 +246,7 @@ class Worker:
             return self.phases(*problem, int(request["steps"]))
         if op == "info":
             return side_info(self.side)
-        raise ValueError(f"op: got {op!r}, expected gemm, step, phases, info or quit")
+        raise ValueError(f"op: got {op!r}, expected gemm, step, products, phases, info or quit")
 
 
 def main(argv: list[str]) -> int:

@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import phases, problems, runner, tables  # noqa: E402
 from benchmarks.contention import time_autograd_check  # noqa: E402
 from benchmarks.processes import timed_child  # noqa: E402
+from benchmarks.stats import summary  # noqa: E402
 from benchmarks.worker import Worker, gemm_seconds, side_info  # noqa: E402
 
 
@@ -36,6 +37,10 @@ def _sample() -> dict:
         runner.step_row((2, 2, 2), 4, "softmax_ce", seconds, last), gemm["peak"]
     )
     step["phases"] = workers["engine"].phases((2, 2, 2), 4, "softmax_ce", 0, steps=2)
+    step["products"] = {
+        side: summary([workers[side].time_step((2, 2, 2), 4, "products", 0)["seconds"]])
+        for side in runner.SIDES
+    }
     child = timed_child(["-c", "print('done')"])
     verify = runner.verify_section([{**child, "timings": {"total": child["seconds"]}}], ())
     contention = runner.contention_section(
@@ -77,6 +82,14 @@ def test_every_section_is_measured_tabled_and_json_able() -> None:
 def test_step_flops_count_three_gemms_per_layer_but_no_input_gradient_of_x() -> None:
     # [3, 4, 2], N = 5: layer products 12 and 8; 2·5·(3·20 - 12) = 480
     assert problems.step_flops((3, 4, 2), 5) == 480.0
+
+
+def test_the_timed_products_are_the_ones_the_flops_count() -> None:
+    sizes, batch = (3, 4, 2), 5
+    pairs = problems.product_pairs(problems.product_operands(sizes, batch, 0))
+    flops = sum(2.0 * left.shape[0] * left.shape[1] * right.shape[1] for left, right in pairs)
+    assert flops == problems.step_flops(sizes, batch)
+    assert all(left.shape[1] == right.shape[0] for left, right in pairs)
 
 
 @pytest.mark.parametrize("loss", problems.FULL_LOSSES)
