@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 LEAKY_SLOPE = 0.01
+#: f'(z) as a function of values a forward pass kept (see :class:`SlopeKeepingForward`).
+Slope = Callable[[], np.ndarray]
 
 
 def _real_sign(z: np.ndarray) -> np.ndarray:
@@ -42,8 +44,13 @@ def logistic_slope(z: np.ndarray) -> np.ndarray:
         return e / (1.0 + e) ** 2
     e = _exp_minus_abs(z)
     denominator = np.add(e, 1.0, out=_new(z))
-    np.square(denominator, out=denominator)
-    return np.divide(e, denominator, out=e)
+    return _slope(e, denominator, out=denominator)
+
+
+def _slope(e: np.ndarray, denominator: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """σ' = e / denominator² with denominator = 1 + e, written into ``out``."""
+    np.square(denominator, out=out)
+    return np.divide(e, out, out=out)
 
 
 def _new(z: np.ndarray) -> np.ndarray:
@@ -59,22 +66,41 @@ def _exp_minus_abs(z: np.ndarray) -> np.ndarray:
     return np.exp(e, out=e)
 
 
+def _logistic_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(σ(z), e, 1 + e) for real z, with e = e^{-|z|}: σ(z) = e^{min(z, 0)} / (1 + e), whose
+    numerator is e where z < 0 and 1 elsewhere, that is max(e, [z >= 0]) as e <= 1, bit for
+    bit the same number as the exponential would give."""
+    e = _exp_minus_abs(z)
+    denominator = np.add(e, 1.0, out=_new(z))
+    a = np.maximum(e, z >= 0, out=_new(z))
+    return np.divide(a, denominator, out=a), e, denominator
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """σ(z) = 1 / (1 + e^{-z}) = e^{min(z, 0)} / (1 + e^{-|z|}): no exponent is positive, so
-    nothing overflows (complex z: the same forms with the sign of Re z).
-
-    Real z takes one exponential, e = e^{-|z|}: the numerator e^{min(z, 0)} is e where z < 0
-    and 1 elsewhere, that is max(e, [z >= 0]) as e <= 1, bit for bit the same number.
-    """
+    nothing overflows (complex z: the same forms with the sign of Re z). Real z takes one
+    exponential (:func:`_logistic_parts`)."""
     if not np.iscomplexobj(z):
-        e = _exp_minus_abs(z)
-        numerator = np.maximum(e, z >= 0, out=_new(z))
-        e += 1.0
-        return np.divide(numerator, e, out=numerator)
+        return _logistic_parts(z)[0]
     s = _real_sign(z)
     e = np.exp(-s * z)
     r = 1.0 / (1.0 + e)
     return np.where(s > 0, r, e * r)
+
+
+def sigmoid_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """σ'(z) from z (:func:`logistic_slope`); a is not used: a(1 - a) cancels in saturation."""
+    return logistic_slope(z)
+
+
+def sigmoid_with_slope(z: np.ndarray) -> tuple[np.ndarray, Slope | None]:
+    """σ(z), and σ'(z) = e / (1 + e)² as a function of the same e = e^{-|z|} and 1 + e, so
+    that the backward pass takes no second exponential (bit for bit :func:`logistic_slope`).
+    Complex z: no such function (None), σ' is computed from z."""
+    if np.iscomplexobj(z):
+        return sigmoid(z), None
+    a, e, denominator = _logistic_parts(z)
+    return a, lambda: _slope(e, denominator, out=_new(z))
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
@@ -111,20 +137,49 @@ def leaky_relu_derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class SlopeKeepingForward:
+    """``evaluate(z) -> (a, slope)``: f(z), computed so that ``slope()`` gives f'(z) from its
+    intermediate values, equal bit for bit to ``forward`` and ``derivative`` — the pair it
+    was written for (slope None: no such values for this z)."""
+
+    forward: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    evaluate: Callable[[np.ndarray], tuple[np.ndarray, Slope | None]]
+
+
+@dataclass(frozen=True)
 class Activation:
     """An element-wise activation: ``forward(z) -> a`` and ``derivative(z, a) -> f'(z)``.
 
     ``kinks`` lists the points where f is not differentiable (ReLU and leaky ReLU at 0).
+    ``fused`` (optional) computes both from shared intermediate values (the sigmoid's e).
     """
 
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
     kinks: tuple[float, ...] = ()
+    fused: SlopeKeepingForward | None = None
+
+    def forward_with_slope(self, z: np.ndarray) -> tuple[np.ndarray, Slope | None]:
+        """(a = f(z), slope): slope() = f'(z) from the forward pass's own values when ``fused``
+        was written for this very ``forward`` and ``derivative`` (a copy with either one
+        replaced, as a mutant is, gets None); else None, and f'(z) is ``derivative(z, a)``."""
+        fused = self.fused
+        if fused is None or fused.forward is not self.forward:
+            return self.forward(z), None
+        if fused.derivative is not self.derivative:
+            return self.forward(z), None
+        return fused.evaluate(z)
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", sigmoid, lambda z, a: logistic_slope(z)),
+    "sigmoid": Activation(
+        "sigmoid",
+        sigmoid,
+        sigmoid_derivative,
+        fused=SlopeKeepingForward(sigmoid, sigmoid_derivative, sigmoid_with_slope),
+    ),
     "tanh": Activation("tanh", np.tanh, lambda z, a: 4.0 * logistic_slope(2.0 * z)),
     "relu": Activation("relu", relu, relu_derivative, kinks=(0.0,)),
     "leaky_relu": Activation("leaky_relu", leaky_relu, leaky_relu_derivative, kinks=(0.0,)),
