@@ -33,9 +33,9 @@ def _as_array(name: str, value: object, error: type[Exception]) -> np.ndarray:
 def all_finite(array: np.ndarray) -> bool:
     """True when no entry of ``array`` (any shape, real or complex) is NaN or ±inf.
 
-    One pass and no array allocated: Σ v² over the entries (a BLAS dot product) is finite
-    exactly when every entry is, unless the sum overflows (entries beyond ~1e154), in which
-    case the entries are tested one by one.
+    One pass, and no array allocated for a contiguous array: Σ v² over the entries (a BLAS
+    dot product) is finite exactly when every entry is, unless the sum overflows (entries
+    beyond ~1e154), in which case the entries are tested one by one.
     """
     flat = array.ravel(order="K")
     with np.errstate(over="ignore", invalid="ignore"):

@@ -16,7 +16,11 @@ Speed: on real arrays every branch is taken by ``np.maximum``/``np.minimum``/``n
 (ReLU is max(z, 0), σ(z) = e^{min(z,0)} / (1 + e^{-|z|})) and masks enter products as 0/1
 factors, never through ``np.where``, whose data-dependent branches make it about ten times
 slower than an element-wise product on random signs. Complex arrays take the ``np.where``
-forms on Re z, which agree with the real forms on the real axis.
+forms on Re z, which agree with the real forms on the real axis. Temporaries are written in
+place (``out=``): every NumPy pass costs about a nanosecond per entry, and a new large array
+its page faults too. The sigmoid takes one exponential, e = e^{-|z|}, and its forward pass
+keeps e and 1 + e for the backward pass, which then forms σ' = e/(1 + e)² without a second
+one (:class:`SlopeKeepingForward`).
 """
 
 from __future__ import annotations
@@ -166,11 +170,13 @@ class Activation:
         was written for this very ``forward`` and ``derivative`` (a copy with either one
         replaced, as a mutant is, gets None); else None, and f'(z) is ``derivative(z, a)``."""
         fused = self.fused
-        if fused is None or fused.forward is not self.forward:
-            return self.forward(z), None
-        if fused.derivative is not self.derivative:
-            return self.forward(z), None
-        return fused.evaluate(z)
+        if (
+            fused is not None
+            and fused.forward is self.forward
+            and fused.derivative is self.derivative
+        ):
+            return fused.evaluate(z)
+        return self.forward(z), None
 
 
 ACTIVATIONS: dict[str, Activation] = {
