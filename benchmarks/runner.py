@@ -168,30 +168,25 @@ def measure_step(
     batch: int,
     loss: str,
     settings: Settings,
+    with_products: bool = False,
 ) -> dict[str, Any]:
-    """Time one architecture, batch and loss on both sides, alternating per round."""
+    """Time one architecture, batch and loss on both sides, alternating per round; with
+    ``with_products``, each round also times the step's matrix products alone on each side
+    (row key ``products``: summaries per side), under the same conditions as the steps."""
     seconds: dict[str, list[float]] = {side: [] for side in SIDES}
+    floor: dict[str, list[float]] = {side: [] for side in SIDES}
     last: dict[str, dict[str, Any]] = {}
-    problem = {"sizes": list(sizes), "batch": batch, "loss": loss, "seed": settings.seed}
+    problem = {"sizes": list(sizes), "batch": batch, "seed": settings.seed}
     for _ in range(settings.rounds):
         for side in SIDES:
-            last[side] = workers[side].request(op="step", **problem)
+            last[side] = workers[side].request(op="step", loss=loss, **problem)
             seconds[side].append(last[side]["seconds"])
-    return step_row(sizes, batch, loss, seconds, last)
-
-
-def measure_products(
-    workers: dict[str, WorkerProcess], sizes: tuple[int, ...], batch: int, settings: Settings
-) -> dict[str, dict[str, float]]:
-    """Seconds of one step's matrix products alone per side (summaries), alternating."""
-    seconds: dict[str, list[float]] = {side: [] for side in SIDES}
-    for _ in range(settings.rounds):
-        for side in SIDES:
-            answer = workers[side].request(
-                op="products", sizes=list(sizes), batch=batch, seed=settings.seed
-            )
-            seconds[side].append(answer["seconds"])
-    return {side: summary(values) for side, values in seconds.items()}
+        for side in SIDES if with_products else ():
+            floor[side].append(workers[side].request(op="products", **problem)["seconds"])
+    row = step_row(sizes, batch, loss, seconds, last)
+    if with_products:
+        row["products"] = {side: summary(values) for side, values in floor.items()}
+    return row
 
 
 def measure_phases(
@@ -222,19 +217,15 @@ def measure_engine_and_torch(settings: Settings) -> dict[str, Any]:
         gemm = measure_gemm(workers, settings.gemm_n, settings.rounds)
         steps = []
         for sizes in settings.sizes:
+            profiled = sizes in settings.phase_sizes
             for batch in settings.batches:
-                profiled = sizes in settings.phase_sizes
-                products = measure_products(workers, sizes, batch, settings) if profiled else None
                 for loss in settings.losses:
-                    row = with_rates(
-                        measure_step(workers, sizes, batch, loss, settings), gemm["peak"]
-                    )
+                    row = measure_step(workers, sizes, batch, loss, settings, profiled)
                     if profiled:
-                        row["products"] = products
                         row["phases"] = measure_phases(
                             workers["engine"], sizes, batch, loss, settings
                         )
-                    steps.append(row)
+                    steps.append(with_rates(row, gemm["peak"]))
     finally:
         for worker in workers.values():
             worker.close()

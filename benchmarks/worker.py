@@ -36,6 +36,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -178,46 +179,57 @@ def side_info(side: str) -> dict[str, Any]:
     return info
 
 
+@dataclass
+class Timed:
+    """One prepared problem: its step, its first step's figures, its problem (None for the
+    products alone) and the steps per timed block."""
+
+    step: Step
+    first: FirstStep
+    problem: Problem | None
+    inner: int
+
+
 class Worker:
-    """Holds the current problem's step (one problem at a time, to bound memory)."""
+    """Holds the prepared problems, at most ``KEEP`` at a time (to bound memory): a step and
+    its products alone, timed in turn."""
+
+    KEEP = 2
 
     def __init__(self, side: str) -> None:
         self.side = side
-        self.key: tuple | None = None
-        self.problem: Problem | None = None
-        self.step: Step | None = None
-        self.first: FirstStep = {}
-        self.inner = 1
+        self.prepared: dict[tuple, Timed] = {}
 
-    def prepare(self, sizes: tuple[int, ...], batch: int, loss: str, seed: int) -> Step:
+    def prepare(self, sizes: tuple[int, ...], batch: int, loss: str, seed: int) -> Timed:
         """Build the problem's step on first sight (its first step from θ0 recorded), warm
         it up and choose ``inner``; ``loss`` "products" stands for the step's matrix
         products alone (:func:`products`)."""
         key = (sizes, batch, loss, seed)
-        if key != self.key or self.step is None:
-            self.key, self.problem, self.step = None, None, None  # release the previous one
+        if key not in self.prepared:
+            while len(self.prepared) >= self.KEEP:  # release the oldest first
+                del self.prepared[next(iter(self.prepared))]
             if loss == "products":
-                problem, step, self.first = None, products(self.side, sizes, batch, seed), {}
+                problem, step, first = None, products(self.side, sizes, batch, seed), {}
             else:
                 problem = make_problem(sizes, batch, seed, loss)
-                step, self.first = STEPPERS[self.side](problem)
+                step, first = STEPPERS[self.side](problem)
             step()  # warm-up: first-call allocations and lazy imports
             started = time.perf_counter()
             step()
             once = max(time.perf_counter() - started, 1e-7)
-            self.inner = max(1, math.ceil(MIN_BLOCK / once))
-            self.key, self.problem, self.step = key, problem, step
-        return self.step
+            inner = max(1, math.ceil(MIN_BLOCK / once))
+            self.prepared[key] = Timed(step, first, problem, inner)
+        return self.prepared[key]
 
     def time_step(self, sizes: tuple[int, ...], batch: int, loss: str, seed: int) -> dict[str, Any]:
         """Seconds per step over one block of ``inner`` steps, and the first step's E(θ0)
         and ‖θ1 - θ0‖ (none for the products alone)."""
-        step = self.prepare(sizes, batch, loss, seed)
+        timed = self.prepare(sizes, batch, loss, seed)
         started = time.perf_counter()
-        for _ in range(self.inner):
-            step()
-        seconds = (time.perf_counter() - started) / self.inner
-        return {"seconds": seconds, "inner": self.inner, **self.first}
+        for _ in range(timed.inner):
+            timed.step()
+        seconds = (time.perf_counter() - started) / timed.inner
+        return {"seconds": seconds, "inner": timed.inner, **timed.first}
 
     def phases(
         self, sizes: tuple[int, ...], batch: int, loss: str, seed: int, steps: int
@@ -225,9 +237,9 @@ class Worker:
         """The engine's step per phase (:func:`benchmarks.phases.engine_phases`)."""
         if self.side != "engine":
             raise ValueError(f"phases: got side {self.side!r}, only the engine is profiled")
-        self.prepare(sizes, batch, loss, seed)
-        assert self.problem is not None
-        return engine_phases(self.problem, steps)
+        problem = self.prepare(sizes, batch, loss, seed).problem
+        assert problem is not None
+        return engine_phases(problem, steps)
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """Answer one request (see the module docstring)."""
