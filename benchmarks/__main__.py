@@ -1,18 +1,21 @@
-"""``python -m benchmarks [--quick] [--json PATH]`` (or ``./run bench``): measure, print the
-tables, write the JSON (default reports/benchmark.json)."""
+"""``python -m benchmarks [--quick] [--single-thread] [--json PATH] [--markdown PATH]`` (or
+``./run bench``): measure, print the tables, write the JSON (default
+reports/benchmark.json) and the same tables as Markdown (default reports/benchmark.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.processes import ROOT
 from benchmarks.runner import Settings, run
-from benchmarks.tables import format_result
+from benchmarks.tables import format_markdown, format_result
 
 DEFAULT_JSON = ROOT / "reports" / "benchmark.json"
+DEFAULT_MARKDOWN = ROOT / "reports" / "benchmark.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,13 +36,30 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_JSON,
         help="JSON output (default: reports/benchmark.json in the repository)",
     )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=DEFAULT_MARKDOWN,
+        help="Markdown tables (default: reports/benchmark.md in the repository)",
+    )
+    parser.add_argument(
+        "--single-thread",
+        action="store_true",
+        help="engine and torch workers with one BLAS/OpenMP thread each (default: each "
+        "library's own thread count)",
+    )
     options = parser.parse_args(argv)
     settings = Settings.quick_run() if options.quick else Settings.full()
+    settings = replace(settings, single_thread=options.single_thread)
     result = run(settings)
     print(format_result(result))
-    options.json.parent.mkdir(parents=True, exist_ok=True)
-    options.json.write_text(json.dumps(result, indent=2))
-    print(f"\nJSON: {options.json}")
+    for path, text in (
+        (options.json, json.dumps(result, indent=2)),
+        (options.markdown, format_markdown(result)),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    print(f"\nJSON: {options.json}\nMarkdown: {options.markdown}")
     return 0
 
 

@@ -3,10 +3,13 @@
 Sections (keys of the result):
 
 * ``environment`` — versions, BLAS, CPU count, thread counts of both worker processes;
-* ``gemm`` — float64 GEMM GFLOP/s of NumPy (the physical limit, ``peak``) and of torch;
-* ``steps`` — one training step of the engine and of torch autograd on the same weights,
-  per architecture and batch: seconds, ratio engine/torch, engine GFLOP/s and its share
-  of the NumPy GEMM peak;
+* ``gemm`` — float64 GEMM GFLOP/s of NumPy (the physical limit, ``peak``) and of torch,
+  with their default threads and with one thread (``one_thread``);
+* ``steps`` — one training step of the engine and of torch (autograd + SGD) on the same
+  weights, per architecture, batch and loss: seconds, ratio engine/torch (of the medians
+  and of the minima), GFLOP/s of both sides and their share of the NumPy GEMM peak, and
+  for the large architectures the engine's step per phase (``phases``) and the step's
+  matrix products alone on each side (``products``, the BLAS floor);
 * ``checks`` — the finite-difference checks, from ``benchmarks.checks`` when it exists;
 * ``verify`` — ``manualbp verify`` with default settings: wall time and peak memory;
 * ``contention`` — the autograd check of that run with torch limited to one thread (the
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import tempfile
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,7 @@ from benchmarks import problems
 from benchmarks.processes import WorkerProcess, timed_child
 from benchmarks.stats import summary
 from manualbp.report.model import environment
+from manualbp.threads import single_threaded_environment
 
 SIDES: tuple[str, ...] = ("engine", "torch")
 GIB = 2**30
@@ -43,6 +49,7 @@ class Settings:
 
     sizes: tuple[tuple[int, ...], ...]
     batches: tuple[int, ...]
+    losses: tuple[str, ...]
     rounds: int
     gemm_n: int
     verify_runs: int
@@ -51,13 +58,24 @@ class Settings:
     contention_cases: int
     quick: bool
     seed: int = 0
+    #: Start both workers with one BLAS/OpenMP thread (like with like on a loaded machine)
+    #: instead of each library's default.
+    single_thread: bool = False
+    #: Architectures whose engine step is also profiled per phase, and how: ``phase_rounds``
+    #: profiles of ``phase_steps`` steps each, the median of each phase kept; their matrix
+    #: products alone are timed on both sides too.
+    phase_sizes: tuple[tuple[int, ...], ...] = ((784, 256, 128, 10), (1024, 2048, 2048, 1024))
+    phase_rounds: int = 3
+    phase_steps: int = 3
 
     @classmethod
     def full(cls) -> Settings:
-        """Issue 6's architectures at batch 64 and 512, 10 rounds, default verify ×3."""
+        """The issues' architectures at batch 64 and 512, both losses, 10 rounds, default
+        verify ×3."""
         return cls(
             sizes=problems.FULL_SIZES,
             batches=problems.FULL_BATCHES,
+            losses=problems.FULL_LOSSES,
             rounds=10,
             gemm_n=2048,
             verify_runs=3,
@@ -69,10 +87,12 @@ class Settings:
 
     @classmethod
     def quick_run(cls) -> Settings:
-        """Small architectures at batch 64, 3 rounds; verify still with default settings."""
+        """Small architectures at batch 64, softmax_ce, 3 rounds; verify still with default
+        settings."""
         return cls(
             sizes=problems.QUICK_SIZES,
             batches=problems.QUICK_BATCHES,
+            losses=problems.QUICK_LOSSES,
             rounds=3,
             gemm_n=1024,
             verify_runs=1,
@@ -88,21 +108,28 @@ class Settings:
 AGREEMENT = 1e-9
 
 
-def gemm_section(n: int, rates: dict[str, list[float]]) -> dict[str, Any]:
-    """GFLOP/s per side (summaries) for products of size n; ``peak`` is NumPy's median."""
+def gemm_section(
+    n: int, rates: dict[str, list[float]], one_thread: dict[str, list[float]]
+) -> dict[str, Any]:
+    """GFLOP/s per side (summaries) for products of size n, with the default threads and
+    with one; ``peak`` is NumPy's median with the default threads."""
     result: dict[str, Any] = {"n": n, **{side: summary(values) for side, values in rates.items()}}
+    result["one_thread"] = {side: summary(values) for side, values in one_thread.items()}
     result["peak"] = result["engine"]["median"]
     return result
 
 
 def measure_gemm(workers: dict[str, WorkerProcess], n: int, rounds: int) -> dict[str, Any]:
-    """GFLOP/s of one (n, n) @ (n, n) float64 product per side, alternating per round."""
+    """GFLOP/s of one (n, n) @ (n, n) float64 product per side, alternating per round, with
+    the default threads and with one."""
     rates: dict[str, list[float]] = {side: [] for side in SIDES}
+    one_thread: dict[str, list[float]] = {side: [] for side in SIDES}
     for _ in range(rounds):
-        for side in SIDES:
-            seconds = workers[side].request(op="gemm", n=n)["seconds"]
-            rates[side].append(problems.gemm_flops(n) / seconds / 1e9)
-    return gemm_section(n, rates)
+        for threads, measured in ((None, rates), (1, one_thread)):
+            for side in SIDES:
+                seconds = workers[side].request(op="gemm", n=n, threads=threads)["seconds"]
+                measured[side].append(problems.gemm_flops(n) / seconds / 1e9)
+    return gemm_section(n, rates, one_thread)
 
 
 def _agree(x: float, reference: float) -> bool:
@@ -112,58 +139,93 @@ def _agree(x: float, reference: float) -> bool:
 def step_row(
     sizes: tuple[int, ...],
     batch: int,
+    loss: str,
     seconds: dict[str, list[float]],
     last: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     """One row of the step table from both sides' seconds per step and their last answers
-    (worker ``step`` answers): summaries, ratio engine/torch, and whether both computed
-    the same loss and gradient norm."""
+    (worker ``step`` answers): summaries, ratios engine/torch of the medians and of the
+    minima, and whether both took the same first step (E(θ0) and ‖θ1 - θ0‖)."""
     engine, torch = summary(seconds["engine"]), summary(seconds["torch"])
     return {
         "sizes": list(sizes),
         "batch": batch,
+        "loss": loss,
         "flops": problems.step_flops(sizes, batch),
         "engine": engine,
         "torch": torch,
         "inner": {side: last[side]["inner"] for side in SIDES},
         "ratio": engine["median"] / torch["median"],
+        "ratio_min": engine["min"] / torch["min"],
         "same_result": _agree(last["engine"]["loss"], last["torch"]["loss"])
-        and _agree(last["engine"]["grad_norm"], last["torch"]["grad_norm"]),
+        and _agree(last["engine"]["update_norm"], last["torch"]["update_norm"]),
     }
 
 
 def measure_step(
-    workers: dict[str, WorkerProcess], sizes: tuple[int, ...], batch: int, settings: Settings
+    workers: dict[str, WorkerProcess],
+    sizes: tuple[int, ...],
+    batch: int,
+    loss: str,
+    settings: Settings,
+    with_products: bool = False,
 ) -> dict[str, Any]:
-    """Time one architecture and batch on both sides, alternating per round."""
+    """Time one architecture, batch and loss on both sides, alternating per round; with
+    ``with_products``, each round also times the step's matrix products alone on each side
+    (row key ``products``: summaries per side), under the same conditions as the steps."""
     seconds: dict[str, list[float]] = {side: [] for side in SIDES}
+    floor: dict[str, list[float]] = {side: [] for side in SIDES}
     last: dict[str, dict[str, Any]] = {}
+    problem = {"sizes": list(sizes), "batch": batch, "seed": settings.seed}
     for _ in range(settings.rounds):
         for side in SIDES:
-            last[side] = workers[side].request(
-                op="step", sizes=list(sizes), batch=batch, seed=settings.seed
-            )
+            last[side] = workers[side].request(op="step", loss=loss, **problem)
             seconds[side].append(last[side]["seconds"])
-    return step_row(sizes, batch, seconds, last)
+        for side in SIDES if with_products else ():
+            floor[side].append(workers[side].request(op="products", **problem)["seconds"])
+    row = step_row(sizes, batch, loss, seconds, last)
+    if with_products:
+        row["products"] = {side: summary(values) for side, values in floor.items()}
+    return row
+
+
+def measure_phases(
+    engine: WorkerProcess, sizes: tuple[int, ...], batch: int, loss: str, settings: Settings
+) -> dict[str, float]:
+    """The engine's step per phase: the median of each phase over ``phase_rounds`` profiles."""
+    problem = {"sizes": list(sizes), "batch": batch, "loss": loss, "seed": settings.seed}
+    profiles = [
+        engine.request(op="phases", steps=settings.phase_steps, **problem)
+        for _ in range(settings.phase_rounds)
+    ]
+    return {phase: summary([p[phase] for p in profiles])["median"] for phase in profiles[0]}
 
 
 def with_rates(row: dict[str, Any], peak: float) -> dict[str, Any]:
-    """Add the engine's GFLOP/s and its share of the GEMM peak to a step row."""
-    gflops = row["flops"] / row["engine"]["median"] / 1e9
-    return {**row, "engine_gflops": gflops, "share_of_peak": gflops / peak}
+    """Add both sides' GFLOP/s (of their median step) and their share of the GEMM peak."""
+    rates = {f"{side}_gflops": row["flops"] / row[side]["median"] / 1e9 for side in SIDES}
+    shares = {f"{side}_share": rates[f"{side}_gflops"] / peak for side in SIDES}
+    return {**row, **rates, **shares, "share_of_peak": shares["engine_share"]}
 
 
 def measure_engine_and_torch(settings: Settings) -> dict[str, Any]:
     """Sections environment (workers), gemm and steps, from one engine and one torch worker."""
-    workers = {side: WorkerProcess(side) for side in SIDES}
+    with single_threaded_environment() if settings.single_thread else nullcontext():
+        workers = {side: WorkerProcess(side) for side in SIDES}
     try:
         info = {side: workers[side].request(op="info") for side in SIDES}
         gemm = measure_gemm(workers, settings.gemm_n, settings.rounds)
-        steps = [
-            with_rates(measure_step(workers, sizes, batch, settings), gemm["peak"])
-            for sizes in settings.sizes
-            for batch in settings.batches
-        ]
+        steps = []
+        for sizes in settings.sizes:
+            profiled = sizes in settings.phase_sizes
+            for batch in settings.batches:
+                for loss in settings.losses:
+                    row = measure_step(workers, sizes, batch, loss, settings, profiled)
+                    if profiled:
+                        row["phases"] = measure_phases(
+                            workers["engine"], sizes, batch, loss, settings
+                        )
+                    steps.append(with_rates(row, gemm["peak"]))
     finally:
         for worker in workers.values():
             worker.close()
@@ -241,26 +303,24 @@ def measure_contention(settings: Settings) -> dict[str, Any]:
 
 
 def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 6's targets with the measured value and whether each is met (never asserted)."""
+    """The issues' targets with the measured value and whether each is met (never asserted)."""
     rows = [
         {
-            "target": f"engine/torch <= 1.0 on {row['sizes']} x{row['batch']}",
+            "target": f"engine/torch <= 1.0 on {row['sizes']} x{row['batch']} {row['loss']}",
             "value": round(row["ratio"], 3),
             "met": row["ratio"] <= 1.0,
         }
         for row in result["steps"]
     ]
-    largest = [r for r in result["steps"] if r["sizes"] == [1024, 2048, 2048, 1024]]
-    largest = [r for r in largest if r["batch"] == 512]
-    if largest:
-        share = largest[0]["share_of_peak"]
-        rows.append(
-            {
-                "target": "engine >= 90% of GEMM peak on [1024, 2048, 2048, 1024] x512",
-                "value": round(share, 3),
-                "met": share >= 0.9,
-            }
-        )
+    rows += [
+        {
+            "target": f"engine >= 90% of GEMM peak on {row['sizes']} x512 {row['loss']}",
+            "value": round(row["share_of_peak"], 3),
+            "met": row["share_of_peak"] >= 0.9,
+        }
+        for row in result["steps"]
+        if row["sizes"] == [1024, 2048, 2048, 1024] and row["batch"] == 512
+    ]
     verify = result["verify"]
     if not verify.get("args"):
         seconds, peak = verify["seconds"]["median"], verify["peak_bytes"]["max"]
@@ -278,7 +338,9 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    """Every section, measured in turn (see the module docstring)."""
+    """Every section, measured in turn (see the module docstring); the machine's load
+    average at the start and the end goes into the environment."""
+    load_at_start = os.getloadavg()
     measured = measure_engine_and_torch(settings)
     result: dict[str, Any] = {
         "settings": asdict(settings),
@@ -290,4 +352,5 @@ def run(settings: Settings) -> dict[str, Any]:
         "contention": measure_contention(settings),
     }
     result["targets"] = targets(result)
+    result["environment"]["load"] = {"start": load_at_start, "end": os.getloadavg()}
     return result

@@ -1,14 +1,30 @@
-"""Plain-text tables of a benchmark result (the dict :func:`benchmarks.runner.run` returns)."""
+"""Tables of a benchmark result (the dict :func:`benchmarks.runner.run` returns), as plain
+text for the terminal and as Markdown for reports/benchmark.md.
+
+Each section is a :class:`Table` (or preformatted text, for the checks section, which
+formats itself); :func:`format_result` and :func:`format_markdown` render the same tables.
+"""
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.phases import PHASES
 from benchmarks.stats import spread
 
 MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Table:
+    """A caption (may be empty), a header and rows of cells (anything with a str)."""
+
+    caption: str
+    header: tuple[str, ...]
+    rows: list[tuple[object, ...]]
 
 
 def grid(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -23,37 +39,71 @@ def grid(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
-def environment_table(result: dict[str, Any]) -> str:
-    """Versions, BLAS and thread counts of the run and of both worker processes."""
+def markdown_grid(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown (GitHub) table; '|' inside a cell is escaped."""
+
+    def line(cells: Sequence[object]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *(line(row) for row in rows)])
+
+
+def _load(values: Sequence[float]) -> str:
+    return " / ".join(f"{value:.2f}" for value in values)
+
+
+def environment_table(result: dict[str, Any]) -> Table:
+    """Versions, BLAS, thread counts of both worker processes and the machine's load."""
     env = result["environment"]
     workers = env["workers"]
-    lines = [f"{key}: {env[key]}" for key in ("platform", "python", "numpy", "blas", "torch")]
-    lines.append(f"cpus: {workers['engine']['cpus']}")
     torch = workers["torch"]
-    lines.append(f"torch BLAS: {torch['torch_blas']}, intra-op threads: {torch['torch_threads']}")
-    lines.append(f"thread env vars: {workers['engine']['env'] or 'none set'}")
-    return "\n".join(lines)
+    rows: list[tuple[object, ...]] = [
+        (key, env[key]) for key in ("platform", "python", "numpy", "blas", "torch")
+    ]
+    rows.append(("cpus", workers["engine"]["cpus"]))
+    rows.append(
+        ("torch BLAS, intra-op threads", f"{torch['torch_blas']}, {torch['torch_threads']}")
+    )
+    rows.append(("thread env vars of the workers", workers["engine"]["env"] or "none set"))
+    load = env.get("load")
+    if load:
+        rows.append(("load average 1/5/15 min, start", _load(load["start"])))
+        rows.append(("load average 1/5/15 min, end", _load(load["end"])))
+    return Table("", ("", "value"), rows)
 
 
-def gemm_table(result: dict[str, Any]) -> str:
-    """GFLOP/s of the (n, n) float64 product, NumPy and torch."""
+def gemm_table(result: dict[str, Any]) -> Table:
+    """GFLOP/s of the (n, n) float64 product, NumPy and torch, default threads and one."""
     gemm = result["gemm"]
-    rows = [(side, spread(gemm[side])) for side in ("engine", "torch")]
-    rows[0] = ("numpy (peak)", rows[0][1])
-    return f"float64 GEMM, n = {gemm['n']}\n" + grid(("library", "GFLOP/s median (min–max)"), rows)
+    names = {"engine": "numpy", "torch": "torch"}
+    rows: list[tuple[object, ...]] = [
+        (names[side], "default", spread(gemm[side])) for side in ("engine", "torch")
+    ]
+    rows += [(names[side], "1", spread(gemm["one_thread"][side])) for side in ("engine", "torch")]
+    caption = (
+        f"float64 GEMM, n = {gemm['n']}; the peak the steps are compared with is numpy's "
+        f"median with its default threads, {gemm['peak']:.3g} GFLOP/s"
+    )
+    return Table(caption, ("library", "threads", "GFLOP/s median (min–max)"), rows)
 
 
-def steps_table(result: dict[str, Any]) -> str:
-    """One row per architecture and batch: engine ms, torch ms, ratio, GFLOP/s, % of peak."""
+def _rate(row: dict[str, Any], side: str) -> str:
+    return f"{row[f'{side}_gflops']:.3g} ({100 * row[f'{side}_share']:.0f}%)"
+
+
+def steps_table(result: dict[str, Any]) -> Table:
+    """One row per architecture, batch and loss: both sides' ms, the ratios, GFLOP/s."""
     rows = [
         (
             str(row["sizes"]),
             row["batch"],
+            row["loss"],
             spread(row["engine"], 1e3),
             spread(row["torch"], 1e3),
             f"{row['ratio']:.2f}",
-            f"{row['engine_gflops']:.3g}",
-            f"{100 * row['share_of_peak']:.0f}%",
+            f"{row['ratio_min']:.2f}",
+            _rate(row, "engine"),
+            _rate(row, "torch"),
             "yes" if row["same_result"] else "NO",
         )
         for row in result["steps"]
@@ -61,14 +111,93 @@ def steps_table(result: dict[str, Any]) -> str:
     header = (
         "architecture",
         "batch",
-        "engine ms",
-        "torch ms",
-        "engine/torch",
-        "engine GFLOP/s",
-        "of peak",
-        "same E, ‖g‖",
+        "loss",
+        "engine ms median (min–max)",
+        "torch ms median (min–max)",
+        "engine/torch median",
+        "engine/torch min",
+        "engine GFLOP/s (of peak)",
+        "torch GFLOP/s (of peak)",
+        "same step",
     )
-    return "one training step (forward + backward + all gradients)\n" + grid(header, rows)
+    caption = (
+        "one training step: forward, backward, gradient-descent update of every parameter "
+        "(engine: manualbp.engine.step, validation included, new arrays returned; torch: "
+        "autograd + torch.optim.SGD in place); same step: both sides' E(θ0) and ‖θ1 - θ0‖ "
+        "agree to 1e-9"
+    )
+    return Table(caption, header, rows)
+
+
+def phases_table(result: dict[str, Any]) -> Table:
+    """The engine's step per phase, for the rows that were profiled."""
+    rows = []
+    for row in result["steps"]:
+        phases = row.get("phases")
+        if not phases:
+            continue
+        total = phases["total"]
+        cells = [f"{1e3 * phases[p]:.3g} ({100 * phases[p] / total:.0f}%)" for p in PHASES]
+        cells += [
+            f"{1e3 * phases[p]:.3g} ({100 * phases[p] / total:.0f}%)"
+            for p in ("products", "elementwise")
+        ]
+        rows.append((str(row["sizes"]), row["batch"], row["loss"], f"{1e3 * total:.3g}", *cells))
+    header = (
+        "architecture",
+        "batch",
+        "loss",
+        "step ms (profiled)",
+        *(f"{phase} ms" for phase in PHASES),
+        "of which products ms",
+        "of which element-wise ms",
+    )
+    caption = (
+        "where the engine's step goes (cProfile, median of each phase; products and "
+        "element-wise split forward + backward)"
+    )
+    return Table(caption, header, rows)
+
+
+def floor_table(result: dict[str, Any]) -> Table:
+    """Each profiled row's step against its own matrix products alone, on both sides."""
+    rows = []
+    for row in result["steps"]:
+        products = row.get("products")
+        if not products:
+            continue
+        floor = {side: products[side]["median"] for side in ("engine", "torch")}
+        rows.append(
+            (
+                str(row["sizes"]),
+                row["batch"],
+                row["loss"],
+                f"{1e3 * row['engine']['median']:.3g}",
+                f"{1e3 * floor['engine']:.3g}",
+                f"{row['engine']['median'] / floor['engine']:.2f}",
+                f"{1e3 * row['torch']['median']:.3g}",
+                f"{1e3 * floor['torch']:.3g}",
+                f"{row['torch']['median'] / floor['torch']:.2f}",
+                f"{floor['engine'] / floor['torch']:.2f}",
+            )
+        )
+    header = (
+        "architecture",
+        "batch",
+        "loss",
+        "engine step ms",
+        "numpy products ms",
+        "engine step / products",
+        "torch step ms",
+        "torch products ms",
+        "torch step / products",
+        "products numpy/torch",
+    )
+    caption = (
+        "the BLAS floor: each step's matrix products alone (a W^T, δ^T a, δ W in the engine's "
+        "layouts), by numpy and by torch, medians"
+    )
+    return Table(caption, header, rows)
 
 
 def checks_table(result: dict[str, Any]) -> str:
@@ -79,49 +208,50 @@ def checks_table(result: dict[str, Any]) -> str:
     return importlib.import_module("benchmarks.checks").format_table(checks)
 
 
-def verify_table(result: dict[str, Any]) -> str:
+def verify_table(result: dict[str, Any]) -> Table:
     """manualbp verify: wall time, peak memory, exit codes, per-check timings of one run."""
     verify = result["verify"]
     args = " ".join(verify["args"]) or "(default settings)"
-    lines = [
-        f"manualbp verify {args}",
-        f"  wall s: {spread(verify['seconds'])}",
-        f"  peak memory MiB: {spread(verify['peak_bytes'], 1 / MIB)}",
-        f"  exit codes: {verify['exit_codes']}",
+    rows: list[tuple[object, ...]] = [
+        ("wall s", spread(verify["seconds"])),
+        ("peak memory MiB", spread(verify["peak_bytes"], 1 / MIB)),
+        ("exit codes", verify["exit_codes"]),
     ]
-    lines += [f"  {key}: {seconds:.2f} s" for key, seconds in verify["timings"].items()]
-    return "\n".join(lines)
+    rows += [(key, f"{seconds:.2f} s") for key, seconds in verify["timings"].items()]
+    return Table(f"manualbp verify {args}", ("", "value"), rows)
 
 
-def contention_table(result: dict[str, Any]) -> str:
+def contention_table(result: dict[str, Any]) -> Table | str:
     """The verify autograd check with torch limited to one thread and unlimited."""
     contention = result["contention"]
     if contention.get("status") != "measured":
         return f"contention: {contention.get('status')}"
-    rows = [
+    rows: list[tuple[object, ...]] = [
         ("torch_threads=1 (shipped fix)", spread(contention["fixed"])),
         ("torch threads unlimited", spread(contention["unfixed"])),
     ]
-    title = (
+    caption = (
         f"autograd check of manualbp verify ({contention['cases']} cases per implementation); "
         f"unlimited/fixed = {contention['speedup']:.2f}"
     )
-    return title + "\n" + grid(("torch threads", "seconds median (min–max)"), rows)
+    return Table(caption, ("torch threads", "seconds median (min–max)"), rows)
 
 
-def targets_table(result: dict[str, Any]) -> str:
-    """Each target of issue 6 with its measured value: met or MISSED."""
-    rows = [
+def targets_table(result: dict[str, Any]) -> Table:
+    """Each target with its measured value: met or MISSED."""
+    rows: list[tuple[object, ...]] = [
         (target["target"], target["value"], "met" if target["met"] else "MISSED")
         for target in result["targets"]
     ]
-    return grid(("target", "measured", "verdict"), rows)
+    return Table("", ("target", "measured", "verdict"), rows)
 
 
 SECTIONS = (
     ("environment", environment_table),
     ("(a) GEMM peak", gemm_table),
     ("(b) training step, engine vs torch", steps_table),
+    ("(b) the engine's step per phase", phases_table),
+    ("(b) the BLAS floor", floor_table),
     ("(c, d) finite-difference checks", checks_table),
     ("(e) manualbp verify", verify_table),
     ("thread-pool contention", contention_table),
@@ -129,6 +259,30 @@ SECTIONS = (
 )
 
 
+def _text(section: Table | str) -> str:
+    if isinstance(section, str):
+        return section
+    table = grid(section.header, section.rows)
+    return f"{section.caption}\n{table}" if section.caption else table
+
+
+def _markdown(section: Table | str) -> str:
+    if isinstance(section, str):
+        return f"```\n{section}\n```"
+    table = markdown_grid(section.header, section.rows)
+    return f"{section.caption}\n\n{table}" if section.caption else table
+
+
 def format_result(result: dict[str, Any]) -> str:
-    """Every section's table under its title."""
-    return "\n\n".join(f"== {title} ==\n{table(result)}" for title, table in SECTIONS)
+    """Every section's table under its title, as plain text."""
+    return "\n\n".join(f"== {title} ==\n{_text(table(result))}" for title, table in SECTIONS)
+
+
+def format_markdown(result: dict[str, Any]) -> str:
+    """Every section's table under its title, as a Markdown document."""
+    body = "\n\n".join(f"## {title}\n\n{_markdown(table(result))}" for title, table in SECTIONS)
+    return (
+        "# manualbp benchmark\n\nMedians over alternating rounds, engine and torch each in "
+        "its own process (`./run bench`, benchmarks/README.md); a step's GFLOP/s count its "
+        f"three matrix products per layer.\n\n{body}\n"
+    )

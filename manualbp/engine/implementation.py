@@ -171,8 +171,26 @@ class EngineImplementation:
     ) -> dict[str, np.ndarray]:
         """One gradient-descent step θ' = θ - lr ∂E/∂θ for every parameter not in ``frozen``.
 
-        Returns new arrays; the inputs are not mutated. Frozen parameters come back as copies.
+        The network runs with error scale s = -lr, so each gradient product it returns is
+        already the update -lr ∂E/∂θ in a new array; θ is added into that array. Returns
+        new arrays; the inputs are not mutated. Frozen parameters come back as copies. An
+        implementation whose ``gradients`` is overridden steps along its own gradients.
         """
         names = check_frozen(arch, frozen)
-        _, grads = self.gradients(arch, params, x, y)
-        return descend(check_params(arch, params), grads, lr, names)
+        if type(self).gradients is not EngineImplementation.gradients:
+            _, grads = self.gradients(arch, params, x, y)
+            return descend(check_params(arch, params), grads, lr, names)
+        cast, x_arr, y_arr = prepare(arch, params, x, y)
+        network = self.network_class(arch)
+        network.error_scale = -lr
+        updates = network.backward(network.forward(cast, x_arr), y_arr).gradients
+        return {
+            name: value.copy() if name in names else _added(updates[name], value)
+            for name, value in cast.items()
+        }
+
+
+def _added(update: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """θ + Δθ written into Δθ, a new array of the step's own (never the caller's)."""
+    update += value
+    return update

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from manualbp.engine.activations import Activation
+from manualbp.engine.activations import Activation, Slope
 
 
 class AffineCache(NamedTuple):
@@ -78,10 +78,13 @@ class Affine:
 
 
 class ActivationCache(NamedTuple):
-    """What the activation backward pass needs: its input z and output a = f(z), (N, n)."""
+    """What the activation backward pass needs: its input z and output a = f(z), (N, n), and,
+    when the forward pass kept the values f'(z) is made of, ``slope`` with slope() = f'(z)
+    of this z (:meth:`Activation.forward_with_slope`)."""
 
     z: np.ndarray
     a: np.ndarray
+    slope: Slope | None = None
 
 
 class ActivationLayer:
@@ -91,12 +94,16 @@ class ActivationLayer:
         self.activation = activation
 
     def forward(self, z: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
-        """a = f(z), shape preserved."""
-        a = self.activation.forward(z)
-        return a, ActivationCache(z, a)
+        """a = f(z), shape preserved; the cache keeps what f'(z) is made of when the
+        activation computes it on the way (the sigmoid's e^{-|z|})."""
+        a, slope = self.activation.forward_with_slope(z)
+        return a, ActivationCache(z, a, slope)
 
     def derivative(self, cache: ActivationCache) -> np.ndarray:
-        """f'(z) evaluated from the cached z and a (same shape as z)."""
+        """f'(z) (same shape as z): from the values the forward pass kept, else from the
+        cached z and a."""
+        if cache.slope is not None:
+            return cache.slope()
         return self.activation.derivative(cache.z, cache.a)
 
     def backward(self, d_a: np.ndarray, cache: ActivationCache) -> np.ndarray:

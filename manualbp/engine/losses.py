@@ -28,13 +28,17 @@ from manualbp.engine.activations import Activation, softplus
 def logsumexp(z: np.ndarray) -> np.ndarray:
     """log Σ_k e^{z_k} over the last axis, shifted by max_k Re z_k so nothing overflows. (N,)"""
     shift = np.max(np.real(z), axis=-1, keepdims=True)
-    return shift[..., 0] + np.log(np.sum(np.exp(z - shift), axis=-1))
+    e = z - shift
+    return shift[..., 0] + np.log(np.sum(np.exp(e, out=e), axis=-1))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """softmax(z)_k = e^{z_k} / Σ_j e^{z_j} over the last axis, shifted so nothing overflows."""
-    e = np.exp(z - np.max(np.real(z), axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+    """softmax(z)_k = e^{z_k} / Σ_j e^{z_j} over the last axis, shifted so nothing overflows
+    (one new array, exponentiated and normalised in place)."""
+    e = z - np.max(np.real(z), axis=-1, keepdims=True)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=-1, keepdims=True)
+    return e
 
 
 def _squared(factor: Callable[[int], float], gradient_factor: Callable[[int], float]) -> tuple:
@@ -68,7 +72,10 @@ def _softmax_ce_value(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray
 
 
 def _softmax_ce_output_error(z: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return np.sum(y, axis=-1, keepdims=True) * softmax(z) - y
+    error = softmax(z)  # a new array of ours: scaled and shifted in place
+    error *= np.sum(y, axis=-1, keepdims=True)
+    error -= y
+    return error
 
 
 @dataclass(frozen=True)

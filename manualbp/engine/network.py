@@ -4,10 +4,15 @@ Forward, for l = 1..L:   z_l = a_{l-1} W_l^T + b_l,   a_l = f_l(z_l),   a_0 = x.
 Loss:                    E = reduce_n ℓ(z_L[n], a_L[n], y[n]),  reduce = Σ_n or (1/N) Σ_n.
 Backward (δ_l = ∂E/∂z_l, each (N, n_l)):
 
-    output error term    δ_L = r · ∂ℓ/∂z_L                    (r = 1 for sum, 1/N for mean)
+    output error term    δ_L = s · r · ∂ℓ/∂z_L                (r = 1 for sum, 1/N for mean)
     hidden error term    δ_l = (δ_{l+1} W_{l+1}) ⊙ f_l'(z_l)   (row form of (W^T δ) ⊙ f')
     weight gradient      ∂E/∂W_l = δ_l^T a_{l-1}
     bias gradient        ∂E/∂b_l = Σ_n δ_l[n]  (per_unit),  Σ_n Σ_k δ_l[n, k]  (shared)
+
+s = 1 (``error_scale``) gives the gradient. Every formula below δ_L is linear in δ_L, so a
+network with s = -η returns, in place of each gradient, the gradient-descent update
+-η ∂E/∂θ: a step θ' = θ + (-η ∂E/∂θ) then needs one addition per parameter and no
+separate scaling pass (:meth:`EngineImplementation.step`).
 
 Lists of per-layer values (z, a, delta) have length L; entry ``l - 1`` belongs to layer l.
 """
@@ -63,7 +68,13 @@ class BackwardPass:
 
 
 class Network:
-    """An MLP described by an Architecture, made of Affine and ActivationLayer pairs."""
+    """An MLP described by an Architecture, made of Affine and ActivationLayer pairs.
+
+    ``error_scale`` is the factor s of the output error term (1: δ_l = ∂E/∂z_l and true
+    gradients; -η: every δ_l and every gradient multiplied by -η, a step's updates).
+    """
+
+    error_scale: float = 1.0
 
     def __init__(self, arch: Architecture) -> None:
         self.arch = arch
@@ -94,12 +105,12 @@ class Network:
         return self.batch_scale(y.shape[0]) * np.sum(per_sample)
 
     def output_error(self, forward: ForwardPass, y: np.ndarray) -> np.ndarray:
-        """δ_L = r ∂ℓ/∂z_L (N, n_L)."""
+        """δ_L = s r ∂ℓ/∂z_L (N, n_L); s = ``error_scale``."""
         last = forward.activation_caches[-1]
         error = self.loss_function.output_error(
             last.z, last.a, y, self.activation_layers[-1].activation
         )
-        scale = self.batch_scale(y.shape[0])
+        scale = self.error_scale * self.batch_scale(y.shape[0])
         return error * scale if scale != 1.0 else error
 
     def hidden_error(self, delta_next: np.ndarray, layer: int, forward: ForwardPass) -> np.ndarray:

@@ -45,3 +45,23 @@ def test_relu_derivatives_take_exactly_their_two_values() -> None:
     leaky = ACTIVATIONS["leaky_relu"].derivative(Z, ACTIVATIONS["leaky_relu"].forward(Z))
     assert np.array_equal(relu, (Z > 0).astype(np.float64))
     assert np.array_equal(leaky, np.where(Z > 0, 1.0, 0.01))
+
+
+def test_one_exponential_forms_equal_the_two_exponential_forms_bit_for_bit() -> None:
+    """σ(z) = e^{min(z,0)} / (1 + e^{-|z|}) and σ'(z) = e/(1 + e)², each written out with its
+    own exponentials, against the engine's forms that take e = e^{-|z|} once."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sigmoid = ACTIVATIONS["sigmoid"].forward(Z)
+        slope = ACTIVATIONS["sigmoid"].derivative(Z, sigmoid)
+    e = np.exp(-np.abs(Z))
+    np.testing.assert_array_equal(sigmoid, np.exp(np.minimum(Z, 0.0)) / (1.0 + e))
+    np.testing.assert_array_equal(slope, e / (1.0 + e) ** 2)
+
+
+@pytest.mark.parametrize("z", [0.5, np.float64(-3.0), np.array(4.0)])
+def test_sigmoid_and_its_slope_accept_0_d_input(z: object) -> None:
+    a = float(ACTIVATIONS["sigmoid"].forward(z))
+    slope = float(ACTIVATIONS["sigmoid"].derivative(z, np.asarray(a)))
+    assert a == pytest.approx(1.0 / (1.0 + np.exp(-float(z))), rel=1e-15)  # type: ignore[arg-type]
+    assert slope == pytest.approx(a * (1.0 - a), rel=1e-12)

@@ -3,6 +3,8 @@ difference of the layer's own forward (E = Σ G ⊙ output for a fixed upstream 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,36 @@ def test_activation_layer_backward_matches_central_difference(name: str) -> None
     np.testing.assert_array_equal(cache.a, a)
     numeric = central_difference(lambda v: float(np.sum(upstream * layer.forward(v)[0])), z)
     np.testing.assert_allclose(layer.backward(upstream, cache), numeric, rtol=RTOL, atol=ATOL)
+
+
+def test_the_slope_kept_by_the_forward_pass_is_the_derivative_bit_for_bit() -> None:
+    z = np.random.default_rng(7).uniform(-40.0, 40.0, size=(5, 6))
+    sigmoid = ACTIVATIONS["sigmoid"]
+    a, cache = ActivationLayer(sigmoid).forward(z)
+    assert cache.slope is not None  # the sigmoid keeps e^{-|z|} and 1 + e^{-|z|}
+    np.testing.assert_array_equal(a, sigmoid.forward(z))
+    kept = ActivationLayer(sigmoid).derivative(cache)
+    np.testing.assert_array_equal(kept, sigmoid.derivative(z, a))
+    np.testing.assert_array_equal(cache.slope(), kept)  # the kept values are not consumed
+
+
+@pytest.mark.parametrize("replaced", ["forward", "derivative"])
+def test_a_replaced_formula_is_used_not_the_slope_written_for_the_original(replaced: str) -> None:
+    """A copy of the sigmoid with its forward or derivative replaced (how the mutants are
+    made) must compute with the replacement, never with the original's kept slope."""
+    z = np.random.default_rng(8).normal(size=(3, 4))
+    swapped = dataclasses.replace(ACTIVATIONS["sigmoid"], **{replaced: lambda *args: args[0] * 3})
+    layer = ActivationLayer(swapped)
+    a, cache = layer.forward(z)
+    assert cache.slope is None
+    np.testing.assert_array_equal(a, swapped.forward(z))
+    np.testing.assert_array_equal(layer.derivative(cache), swapped.derivative(z, a))
+
+
+@pytest.mark.parametrize("name", ACTIVATION_NAMES)
+def test_only_real_sigmoid_layers_keep_a_slope(name: str) -> None:
+    z = np.linspace(-2.0, 2.0, 12).reshape(3, 4)
+    _, real = ActivationLayer(ACTIVATIONS[name]).forward(z)
+    _, complex_ = ActivationLayer(ACTIVATIONS[name]).forward(z + 1e-20j)
+    assert (real.slope is not None) == (name == "sigmoid")
+    assert complex_.slope is None

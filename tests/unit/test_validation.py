@@ -20,7 +20,7 @@ from manualbp.errors import (
     ParameterError,
     UsageError,
 )
-from manualbp.params import check_batch, check_frozen, check_params
+from manualbp.params import all_finite, check_batch, check_frozen, check_params
 
 ARCH = Architecture((2, 3, 1), ("tanh", "sigmoid"), "half_sse", "per_unit", "sum")
 GOOD_PARAMS = {
@@ -162,3 +162,30 @@ def test_implementations_validate_what_they_are_given(impl: object, method: str)
         function(arch, good, np.full((1, 2), np.nan), y)
     with pytest.raises(BatchError, match=r"^y: got shape \(1, 3\)"):
         function(arch, good, x, np.zeros((1, 3)))
+
+
+FINITENESS_CASES = {
+    "finite": np.arange(12.0).reshape(3, 4),
+    "nan": np.array([1.0, np.nan]),
+    "inf": np.array([[np.inf, 0.0]]),
+    "minus inf": np.array([-np.inf]),
+    "squares overflow, entries finite": np.array([1e200, -1e200]),
+    "squares overflow and a nan": np.array([1e200, np.nan]),
+    "fortran order": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+    "strided view": np.arange(24.0).reshape(4, 6)[::2, ::3],
+    "strided view with inf outside it": np.array([1.0, np.inf, 2.0])[::2],
+    "complex inf": np.array([1 + 1j, complex(np.inf, 0.0)]),
+    "complex nan imaginary part": np.array([0j, complex(0.0, np.nan)]),
+    "complex large": np.array([1e200 + 1e200j]),
+    "0-d": np.array(3.0),
+    "empty": np.zeros((0, 3)),
+    "float32 overflow": np.array([3e30, 1.0], dtype=np.float32),
+    "float32 nan": np.array([np.nan], dtype=np.float32),
+}
+
+
+@pytest.mark.parametrize("name", FINITENESS_CASES)
+def test_all_finite_agrees_with_an_entry_by_entry_test(name: str) -> None:
+    array = FINITENESS_CASES[name]
+    with np.errstate(all="raise"):  # no warning escapes the sum of squares either
+        assert all_finite(array) == bool(np.isfinite(array).all())
