@@ -34,7 +34,7 @@ class FDOptions:
     seed: seeds the random directions together with the case's seed.
     safety: κ, the factor between each method's error estimate and its allowance.
     refine_levels: how many times a disagreeing slope is re-examined at a halved step.
-    taylor_steps: steps h_0·2^-k, k = 0..taylor_steps-1, of the Taylor-remainder ladder.
+    taylor_steps: steps h_0·4^-k, k = 0..taylor_steps-1, of the Taylor-remainder ladder.
     taylor_margin: the remainder counts only where it exceeds this multiple of its
     round-off 2·ε_f.
     nondet_tol: absolute difference allowed between two gradients() calls on top of their
@@ -50,7 +50,7 @@ class FDOptions:
     seed: int = 0
     safety: float = 10.0
     refine_levels: int = 30
-    taylor_steps: int = 28
+    taylor_steps: int = 14
     taylor_margin: float = 100.0
     nondet_tol: float = 0.0
     blas_threads: int | None = 1
