@@ -140,17 +140,29 @@ def one_sample(p: Mapping[str, np.ndarray], i1: Any, i2: Any, t1: Any, t2: Any) 
     )
 
 
-def _samples(arch: Architecture, params: Mapping[str, Any], x: Any, y: Any) -> list[Sample]:
+def _validated(
+    arch: Architecture, params: Mapping[str, Any], x: Any, y: Any
+) -> tuple[dict[str, np.ndarray], list[Sample]]:
+    """The validated parameters and every row's Sample (validation once per call)."""
     if not supports(arch):
         raise NotImplementedError(
             f"manualbp.mazur implements only {ARCHITECTURE.describe()}, got {arch.describe()}"
         )
     p = check_params(arch, params)
     x_arr, y_arr = check_batch(arch, x, y)
-    return [
+    samples = [
         one_sample(p, row[0], row[1], target[0], target[1])
         for row, target in zip(x_arr, y_arr, strict=True)
     ]
+    return p, samples
+
+
+def _samples(arch: Architecture, params: Mapping[str, Any], x: Any, y: Any) -> list[Sample]:
+    return _validated(arch, params, x, y)[1]
+
+
+def _summed(samples: list[Sample]) -> dict[str, np.ndarray]:
+    return {key: sum(s.grads[key] for s in samples) for key in ("W1", "b1", "W2", "b2")}
 
 
 def loss(arch: Architecture, params: Mapping[str, Any], x: Any, y: Any) -> float | complex:
@@ -163,8 +175,7 @@ def gradients(
 ) -> tuple[float, dict[str, np.ndarray]]:
     """(E_total, {W1, b1, W2, b2: ∂E_total/∂·}) summed over the rows of the batch."""
     samples = _samples(arch, params, x, y)
-    total = {key: sum(s.grads[key] for s in samples) for key in ("W1", "b1", "W2", "b2")}
-    return sum(s.E_total for s in samples).item(), total
+    return sum(s.E_total for s in samples).item(), _summed(samples)
 
 
 def intermediates(
@@ -193,5 +204,5 @@ def step(
 ) -> dict[str, np.ndarray]:
     """w⁺ = w - η ∂E/∂w for every weight, all eight gradients taken before any update."""
     names = check_frozen(arch, frozen)
-    _, grads = gradients(arch, params, x, y)
-    return descend(check_params(arch, params), grads, lr, names)
+    p, samples = _validated(arch, params, x, y)
+    return descend(p, _summed(samples), lr, names)
