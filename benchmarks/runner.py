@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import problems
+from benchmarks import problems, scaling
 from benchmarks.processes import WorkerProcess, timed_child
 from benchmarks.stats import summary
 from manualbp.report.model import environment
@@ -57,6 +57,11 @@ class Settings:
     contention_runs: int
     contention_cases: int
     quick: bool
+    #: ``manualbp verify --cases scaling_cases`` with -j 1 and -j 2, ``scaling_runs`` each.
+    scaling_cases: int = 400
+    scaling_runs: int = 2
+    #: Timed runs of the 10^4-parameter conv2d layer check per subject.
+    layer_rounds: int = 3
     seed: int = 0
     #: Start both workers with one BLAS/OpenMP thread (like with like on a loaded machine)
     #: instead of each library's default.
@@ -100,6 +105,9 @@ class Settings:
             contention_runs=1,
             contention_cases=25,
             quick=True,
+            scaling_cases=40,
+            scaling_runs=1,
+            layer_rounds=1,
         )
 
 
@@ -325,8 +333,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     if not verify.get("args"):
         seconds, peak = verify["seconds"]["median"], verify["peak_bytes"]["max"]
         completed = all(code in (0, 1) for code in verify["exit_codes"])  # 2: usage error
-        wall = {"target": "manualbp verify <= 20 s wall", "value": round(seconds, 2)}
-        rows.append({**wall, "met": completed and seconds <= 20})
+        wall = {"target": "manualbp verify <= 6 s wall", "value": round(seconds, 2)}
+        rows.append({**wall, "met": completed and seconds <= 6})
         rows.append(
             {
                 "target": "manualbp verify <= 1 GiB peak memory",
@@ -334,6 +342,35 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "met": completed and peak <= GIB,
             }
         )
+    rows += check_targets(result["checks"])
+    return rows + scaling.targets(result)
+
+
+def check_targets(checks: dict[str, Any]) -> list[dict[str, Any]]:
+    """The full element-wise complex-step check at least 50 times faster than gradcheck's
+    exact mode on [20,64,64,10]; the directional slopes within 10 gradient computations."""
+    if checks.get("status") != "measured":
+        return []
+    rows = []
+    for row in checks["rows"]:
+        if row["section"] == "c" and row["sizes"] == [20, 64, 64, 10]:
+            speedup = row["complex_step_check"]["speedup"]
+            rows.append(
+                {
+                    "target": "complex-step check >= 50x gradcheck exact on [20, 64, 64, 10]",
+                    "value": round(speedup, 1),
+                    "met": speedup >= 50,
+                }
+            )
+        if row["section"] == "d":
+            passes = row["directional_slopes"]["backward_passes"]
+            rows.append(
+                {
+                    "target": f"directional slopes <= 10 gradient computations on {row['sizes']}",
+                    "value": round(passes, 1),
+                    "met": passes <= 10,
+                }
+            )
     return rows
 
 
@@ -350,6 +387,8 @@ def run(settings: Settings) -> dict[str, Any]:
         "checks": measure_checks(settings.quick),
         "verify": measure_verify(settings),
         "contention": measure_contention(settings),
+        "scaling": scaling.measure_scaling(settings.scaling_cases, settings.scaling_runs),
+        "layers": scaling.measure_layer_check(settings.layer_rounds),
     }
     result["targets"] = targets(result)
     result["environment"]["load"] = {"start": load_at_start, "end": os.getloadavg()}

@@ -237,6 +237,41 @@ def contention_table(result: dict[str, Any]) -> Table | str:
     return Table(caption, ("torch threads", "seconds median (min–max)"), rows)
 
 
+def scaling_table(result: dict[str, Any]) -> Table | str:
+    """manualbp verify --cases N with -j 1 and -j 2."""
+    scaling = result.get("scaling", {})
+    if scaling.get("status") != "measured":
+        return f"scaling: {scaling.get('status')}"
+    rows: list[tuple[object, ...]] = [
+        ("-j 1", spread(scaling["jobs_1"])),
+        ("-j 2", spread(scaling["jobs_2"])),
+    ]
+    caption = (
+        f"manualbp verify --cases {scaling['cases']} (default implementations and checks); "
+        f"-j 2 is {scaling['speedup']:.2f}x faster"
+    )
+    return Table(caption, ("workers", "seconds median (min–max)"), rows)
+
+
+def layers_table(result: dict[str, Any]) -> Table | str:
+    """The layer check (fd + autograd, one case) of the 10^4-parameter conv2d layer."""
+    layers = result.get("layers", {})
+    if layers.get("status") != "measured":
+        return f"layer check: {layers.get('status')}"
+    rows: list[tuple[object, ...]] = [
+        (
+            label,
+            measured["parameters"],
+            spread(measured["seconds"]),
+            f"{measured['calls']['forward']} fwd, {measured['calls']['backward']} bwd",
+            ", ".join(measured["verdicts"]),
+        )
+        for label, measured in layers["subjects"].items()
+    ]
+    header = ("implementation", "parameters", "seconds median (min–max)", "calls", "verdicts")
+    return Table("conv2d layer check, fd + autograd, one case", header, rows)
+
+
 def targets_table(result: dict[str, Any]) -> Table:
     """Each target with its measured value: met or MISSED."""
     rows: list[tuple[object, ...]] = [
@@ -255,6 +290,8 @@ SECTIONS = (
     ("(c, d) finite-difference checks", checks_table),
     ("(e) manualbp verify", verify_table),
     ("thread-pool contention", contention_table),
+    ("(e) -j scaling", scaling_table),
+    ("(f) the layer check", layers_table),
     ("targets", targets_table),
 )
 

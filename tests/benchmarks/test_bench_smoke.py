@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import phases, problems, runner, tables  # noqa: E402
+from benchmarks import phases, problems, runner, scaling, tables  # noqa: E402
 from benchmarks.contention import time_autograd_check  # noqa: E402
 from benchmarks.processes import timed_child  # noqa: E402
 from benchmarks.stats import summary  # noqa: E402
@@ -57,6 +57,8 @@ def _sample() -> dict:
         "checks": {"status": "checks section not available yet"},
         "verify": verify,
         "contention": contention,
+        "scaling": scaling.measure_scaling(1, 1, ("--checks", "fd")),
+        "layers": scaling.measure_layer_check(1, "SMALL"),
     }
     result["targets"] = runner.targets(result)
     result["environment"]["load"] = {"start": (0.5, 0.4, 0.3), "end": (0.6, 0.5, 0.4)}
@@ -75,8 +77,14 @@ def test_every_section_is_measured_tabled_and_json_able() -> None:
     assert result["verify"]["exit_codes"] == [0] and result["verify"]["peak_bytes"]["max"] > 0
     assert result["contention"]["fails"] == {"fixed": [0], "unfixed": [0]}
     verdicts = {row["target"]: row["met"] for row in result["targets"]}
-    assert "manualbp verify <= 20 s wall" in verdicts
+    assert "manualbp verify <= 6 s wall" in verdicts
     assert "engine/torch <= 1.0 on [2, 2, 2] x4 softmax_ce" in verdicts
+    assert "verify -j 2 >= 1.7x -j 1 on --cases 1" in verdicts
+    assert result["scaling"]["exit_codes"] == [0, 0]
+    layers = result["layers"]["subjects"]
+    assert set(layers) == {"manualbp.layers:conv2d", "CS231n naive loops"}
+    assert all(measured["verdicts"] == ["pass"] for measured in layers.values())
+    assert sum(target.startswith("conv2d layer check") for target in verdicts) == 2
 
 
 def test_step_flops_count_three_gemms_per_layer_but_no_input_gradient_of_x() -> None:
