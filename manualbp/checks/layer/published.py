@@ -29,23 +29,12 @@ import numpy as np
 
 from manualbp.checks.layer.calls import LayerCall, LayerFault, LayerSubject
 from manualbp.checks.layer.space import LayerCase
+from manualbp.checks.published import case_finding
 from manualbp.findings import Finding
 from manualbp.graphs import Operation, binary_form
 
 CHECK = "published"
 GRAPH_KINDS = ("add", "multiply", "max")
-
-
-def _case_finding(reference: Any, impl: str, verdict: str, reason: str) -> Finding:
-    return Finding(
-        check=CHECK,
-        case=reference.id,
-        quantity="case",
-        verdict=verdict,
-        reason=reason,
-        impl=impl,
-        detail={"citation": reference.citation.text(), "source": reference.source},
-    )
 
 
 def _scalar_case(reference: Any, subject: LayerSubject, x: float, y: float) -> LayerCase:
@@ -152,14 +141,14 @@ def _graph(
             else f"the graph also needs a node for {', '.join(missing)}: give it as "
             f"--layer FILE:CLASS --as {missing[0]}"
         )
-        yield _case_finding(reference, subject.name, "skipped", reason)
+        yield case_finding(reference, subject.name, "skipped", reason)
         return
     used = dict.fromkeys(available[k].name for k in kinds)
     evaluator = "the user's nodes: " + ", ".join(used)
     try:
         values = graph_values(reference, available)
     except LayerFault as fault:
-        yield _case_finding(reference, subject.name, "fail", f"{evaluator} misbehaved: {fault}")
+        yield case_finding(reference, subject.name, "fail", f"{evaluator} misbehaved: {fault}")
         return
     yield from _judge(
         reference, subject.name, lambda path: values[path.quantity][path.name], evaluator
@@ -168,7 +157,7 @@ def _graph(
 
 def _affine(subject: LayerSubject, reference: Any) -> Iterator[Finding]:
     if reference.problem.bias != "per_unit":
-        yield _case_finding(
+        yield case_finding(
             reference,
             subject.name,
             "skipped",
@@ -179,7 +168,7 @@ def _affine(subject: LayerSubject, reference: Any) -> Iterator[Finding]:
     try:
         arrays = affine_values(reference, subject)
     except LayerFault as fault:
-        yield _case_finding(reference, subject.name, "fail", f"{evaluator} misbehaved: {fault}")
+        yield case_finding(reference, subject.name, "fail", f"{evaluator} misbehaved: {fault}")
         return
     yield from _judge(
         reference,

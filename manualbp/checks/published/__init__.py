@@ -50,6 +50,7 @@ from manualbp.protocol import ImplementationFault, Unsupported, fault_detail
 __all__ = [
     "Explainer",
     "ReferenceExample",
+    "case_finding",
     "default_references",
     "load_reference",
     "parse_reference",
@@ -156,7 +157,8 @@ def quantity_finding(
     return finding
 
 
-def _case_finding(reference: ReferenceExample, impl: str, verdict: str, reason: str) -> Finding:
+def case_finding(reference: ReferenceExample, impl: str, verdict: str, reason: str) -> Finding:
+    """The one Finding (quantity ``case``) of a worked example not computed as a whole."""
     return Finding(
         check=CHECK,
         case=reference.id,
@@ -175,10 +177,10 @@ def _run_mlp(impl: object, reference: ReferenceExample, impl_name: str) -> Itera
     try:
         reason = declined(impl, case)
     except ImplementationFault as exc:
-        yield _case_finding(reference, impl_name, "fail", str(exc))
+        yield case_finding(reference, impl_name, "fail", str(exc))
         return
     if reason is not None:
-        yield _case_finding(reference, impl_name, "skipped", reason)
+        yield case_finding(reference, impl_name, "skipped", reason)
         return
     values = MLPValues(impl, problem)
     explainer = Explainer(reference, values.value, values)
@@ -203,7 +205,7 @@ def _run_example(
             assert isinstance(problem, AffineProblem)
             leaf = affine_values(problem, maker)
     except Exception as exc:  # anything the subject's nodes raise, e.g. 1/0 in a reciprocal
-        yield _case_finding(reference, impl_name, "fail", f"{capability} raised {exc!r}")
+        yield case_finding(reference, impl_name, "fail", f"{capability} raised {exc!r}")
         return
     explainer = Explainer(reference, leaf)
     for quantity in reference.quantities:
@@ -230,7 +232,7 @@ def run_reference(impl: object, reference: ReferenceExample, impl_name: str) -> 
     capability = CAPABILITY_OF_KIND[reference.kind]
     if not callable(getattr(impl, capability, None)):
         reason = f"a {reference.kind} example needs the implementation's {capability}"
-        return [_case_finding(reference, impl_name, "skipped", reason)]
+        return [case_finding(reference, impl_name, "skipped", reason)]
     return list(_run_example(impl, reference, impl_name, capability))
 
 
