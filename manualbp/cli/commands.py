@@ -14,6 +14,7 @@ from manualbp.cli.progress import progress_for
 from manualbp.errors import UsageError
 from manualbp.pipeline.layers import LayerRequest
 from manualbp.pipeline.supervisor import usable_cores
+from manualbp.report.files import check_folder_writable
 from manualbp.report.model import outcome
 from manualbp.report.outputs import Outputs
 from manualbp.report.text import clean, write_summary
@@ -249,7 +250,10 @@ def demo(args: argparse.Namespace, out: TextIO) -> int:
         for name, entry in DEMOS.items():
             out.write(f"{name:<{width}}  {entry.system:<4} {entry.title}\n")
         return 0
-    result = get_demo(args.name).run(output_dir=args.output_dir)
+    chosen = get_demo(args.name)
+    if chosen.writes_files:
+        check_folder_writable(args.output_dir, "--output-dir")
+    result = chosen.run(output_dir=args.output_dir)
     for line in result.lines:
         out.write(line + "\n")
     return 0

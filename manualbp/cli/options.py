@@ -56,9 +56,12 @@ def non_negative_int(text: str) -> int:
 
 def positive_int(text: str) -> int:
     """An integer >= 1."""
-    value = non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("got 0, expected a positive integer")
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}, expected a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {value}, expected a positive integer")
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,6 +23,18 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but an unknown option is reported by the subcommand it was given
+        to (``manualbp verify: error: ...``), whose ``--help`` lists the right options."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            commands = getattr(self, "commands", {})
+            owner = commands.get(getattr(parsed, "command", None), self)
+            owner.error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
 
 
 def _checks_option(command: argparse.ArgumentParser) -> None:
@@ -168,10 +181,18 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:
         metavar="FILE|JSON",
         help="a JSON Architecture, in a file or inline: fixed network, random data (repeatable)",
     )
-    space.add_argument("--activations", type=parse.names("--activations", ACTIVATIONS))
-    space.add_argument("--losses", type=parse.names("--losses", LOSSES))
-    space.add_argument("--bias-modes", type=parse.names("--bias-modes", BIAS_MODES))
-    space.add_argument("--reductions", type=parse.names("--reductions", REDUCTIONS))
+    for option, choices in (
+        ("--activations", ACTIVATIONS),
+        ("--losses", LOSSES),
+        ("--bias-modes", BIAS_MODES),
+        ("--reductions", REDUCTIONS),
+    ):
+        space.add_argument(
+            option,
+            type=parse.names(option, choices),
+            metavar="LIST",
+            help=f"comma-separated, drawn from (default: all): {', '.join(choices)}",
+        )
     space.add_argument("--depth", type=parse.size_range, metavar="MIN-MAX", help="layers (1-5)")
     space.add_argument("--width", type=parse.size_range, metavar="MIN-MAX", help="units (1-16)")
     space.add_argument("--batch", type=parse.size_range, metavar="MIN-MAX", help="rows (1-16)")
@@ -179,7 +200,7 @@ def _verify_parser(sub: argparse._SubParsersAction) -> None:
         "--scales",
         type=parse.scales,
         metavar="LIST",
-        help="parameter scales to draw from, e.g. fan-in,0.5,4,1e-3 (default: those five)",
+        help="parameter scales to draw from (default: fan-in,0.5,1,4,1e-3)",
     )
     space.add_argument(
         "--square",
@@ -315,10 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="run one of the seed systems (no NAME: list them)",
-        description="Run a seed system of SEEDS.md and print what its article shows.",
+        description="Run one of the classic worked examples manualbp starts from (Mazur, Nielsen, "
+        "Saito, ...) and print what its article shows.",
     )
     demo.add_argument("name", nargs="?", help="demo name (omit to list them)")
     demo.add_argument(
         "--output-dir", type=Path, default=Path("reports"), help="where plots go (reports/)"
     )
+    parser.commands = sub.choices  # type: ignore[attr-defined]
     return parser

@@ -27,12 +27,14 @@ class DemoResult:
 
 @dataclass(frozen=True)
 class Demo:
-    """A named demo: ``system`` is its SEEDS.md label (e.g. ``S0a``), ``run`` produces it."""
+    """A named demo: ``system`` is its SEEDS.md label (e.g. ``S0a``), ``run`` produces it;
+    ``writes_files`` when it saves files under ``output_dir``."""
 
     name: str
     system: str
     title: str
     run: Callable[..., DemoResult]
+    writes_files: bool = False
 
 
 def number(value: float, decimals: int = 9) -> str:

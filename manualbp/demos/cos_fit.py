@@ -106,4 +106,10 @@ def run(
     return DemoResult(lines, figures, [plot])
 
 
-DEMO = Demo("cos-fit", "S3", "[1, 8, 5, 3, 1] network fitting (cos x + 1)/2, plotted", run)
+DEMO = Demo(
+    "cos-fit",
+    "S3",
+    "[1, 8, 5, 3, 1] network fitting (cos x + 1)/2, plotted",
+    run,
+    writes_files=True,
+)

@@ -19,21 +19,53 @@ from manualbp.errors import UsageError
 
 def check_writable(path: str | os.PathLike[str], option: str) -> None:
     """Raise UsageError (one line, naming ``option``) unless ``path`` can be written: not a
-    directory, and its folder exists or can be created, and is writable."""
+    directory, not a read-only file, and :func:`check_folder_writable` for its folder."""
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"{option}: {target} is a directory, expected a file path")
     if target.exists() and not os.access(target, os.W_OK):
         raise UsageError(f"{option}: {target} is not writable")
-    folder = target.parent
-    while not folder.exists():
-        if folder == folder.parent:
+    check_folder_writable(target.parent, option, target)
+
+
+def check_folder_writable(
+    folder: str | os.PathLike[str], option: str, target: Path | None = None
+) -> None:
+    """Raise UsageError (one line, naming ``option``) unless files can be written in
+    ``folder``: it exists or can be created, and the file system lets us.
+
+    Permission bits are not enough (root ignores them; read-only and virtual file systems
+    such as /sys and /proc refuse anyway), so the folder is probed: a temporary file is
+    created and removed in it, or, when the folder does not exist yet, its first missing
+    component is created and removed. Nothing is left behind. ``target`` (default: the
+    folder) is the path named in the message."""
+    wanted = Path(folder)
+    named = wanted if target is None else target
+    existing = wanted
+    while not existing.exists():
+        if existing == existing.parent:
             break
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UsageError(f"{option}: {folder} is a file, expected a folder for {target}")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option}: cannot write in {folder} (permission denied)")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option}: {existing} is a file, expected a folder for {named}")
+    try:
+        _probe(existing, wanted)
+    except OSError as exc:
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise UsageError(f"{option}: cannot write {named} ({reason})") from None
+
+
+def _probe(existing: Path, wanted: Path) -> None:
+    """Create and remove a file in ``wanted`` if it exists, else its first missing folder
+    below ``existing``: raises OSError where the file system refuses."""
+    if existing == wanted:
+        handle, temporary = tempfile.mkstemp(prefix=".manualbp-probe.", dir=existing)
+        os.close(handle)
+        os.unlink(temporary)
+        return
+    first = existing / wanted.relative_to(existing).parts[0]
+    first.mkdir()
+    first.rmdir()
 
 
 def _temporary(target: Path, text: str) -> str:

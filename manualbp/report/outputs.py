@@ -47,8 +47,18 @@ class Outputs:
             seen[key] = labels[name]
 
     def write(self, report: Report) -> list[Path]:
-        """Render every chosen output of ``report`` and write them together (all or none)."""
-        return write_together([(path, render(name, report)) for name, path in self.chosen()])
+        """Render every chosen output of ``report`` and write them together (all or none);
+        a file system that refuses after the run (disk full, a folder removed) is one
+        UsageError line, the previous files left as they were."""
+        files = [(path, render(name, report)) for name, path in self.chosen()]
+        try:
+            return write_together(files)
+        except OSError as exc:
+            where = exc.filename or ", ".join(str(path) for path, _ in files)
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise UsageError(
+                f"cannot write {where} ({reason}); the previous report files are unchanged"
+            ) from None
 
 
 def render(kind: str, report: Report) -> str:

@@ -248,6 +248,8 @@ def test_misbehaving_implementation_fails_with_what_it_did(tmp_path, capsys, tam
         (["--cases", "-1"], "--cases"),
         (["--shard", "3/2"], "--shard"),
         (["-j", "0"], "-j"),
+        (["-j", "-1"], "got -1, expected a positive integer"),
+        (["--frobnicate"], "manualbp verify: error: unrecognized arguments: --frobnicate"),
         (["--depth", "0-2"], "--depth"),
         (["--reference", "missing.json"], "missing.json"),
         (["--arch", "missing-arch.json"], "--arch"),
