@@ -6,6 +6,9 @@ The diagnosis names it per case (``detail["diagnosis_kind"]`` and ``detail["loca
 implementation that share the diagnosis kind, the formula and the layer, across checks
 and cases. The layer is counted from the output (``layer L−1`` is the last hidden layer
 whatever the depth of the case), so one bug in networks of different depths is one cause.
+Cases where the pattern could not be read (``other``) at the formula and layer of a named
+cause join that cause, and so do the cases where the implementation raised with that
+diagnosis before anything could be located: one bug, one entry, its cases all listed.
 
 ``imprecise`` findings (formula right, float64 digits lost) are grouped the same way by
 what ``detail["precision"]`` says, into causes of their own.
@@ -199,10 +202,16 @@ def _cases(members: list[Finding], sizes: dict[tuple[str, str], int]) -> list[Ca
     ]
 
 
+def _unvalued(finding: Finding) -> bool:
+    """True when a finding has no pair of values to show (the implementation raised)."""
+    return finding.impl_value is None or finding.ref_value is None
+
+
 def _worst(members: list[Finding]) -> list[Entry]:
-    """The worst finding of each (check, method), the most telling first."""
+    """The worst finding of each (check, method), the most telling first; findings with two
+    values to compare before those without (a raise shows in the cause's traceback)."""
     chosen: dict[tuple[str, str], Finding] = {}
-    for finding in _ranked(members):
+    for finding in sorted(_ranked(members), key=_unvalued):  # stable: ranking kept within
         chosen.setdefault((finding.check, finding.method), finding)
     return [
         Entry(f, *pair(f.impl_value, f.ref_value)) for f in list(chosen.values())[:WORST_ENTRIES]
@@ -214,7 +223,11 @@ def _cause(
 ) -> Cause:
     members = group.members
     cases = _cases(members, sizes)
-    smallest = min(cases, key=lambda c: c.parameters if c.parameters is not None else 1 << 62)
+    named = {f.case for f in members if f.detail.get("diagnosis_kind") == group.kind}
+    smallest = min(
+        cases,
+        key=lambda c: (c.case not in named, c.parameters if c.parameters is not None else 1 << 62),
+    )
     own = [f for f in members if f.case == smallest.case]
     if group.kind == "imprecise":
         sentence = _precision(own[0])[1]
@@ -243,6 +256,48 @@ def _cause(
     )
 
 
+UNNAMED = ("other", "undiagnosed")
+"""Diagnosis kinds that name no bug."""
+
+
+def _fold(groups: dict[tuple[Any, ...], _Group]) -> None:
+    """Fold groups that are the same bug seen less clearly into the group that names it:
+
+    - a group whose cases got no named diagnosis joins the named group of the same
+      implementation, formula and site (its pattern could not be read there: a signature
+      below the matching resolution, a batch too small to show it);
+    - a named group without a place (the implementation raised before anything could be
+      compared: ``transposed`` on a layer that is not square) joins the group of the same
+      implementation and kind that has one.
+
+    Among several hosts, the one with the most cases. Other groups stay apart."""
+    for key, group in list(groups.items()):
+        if group.kind == "imprecise" or (group.kind in UNNAMED) == (group.formula is None):
+            continue
+        if group.kind in UNNAMED:
+            same = (group.impl, group.formula, group.site)
+            hosts = [
+                g
+                for g in groups.values()
+                if g.kind not in UNNAMED
+                and g.kind != "imprecise"
+                and (g.impl, g.formula, g.site) == same
+            ]
+        else:
+            hosts = [
+                g
+                for g in groups.values()
+                if g.formula is not None and (g.impl, g.kind) == (group.impl, group.kind)
+            ]
+        if not hosts:
+            continue
+        host = max(hosts, key=lambda g: len({f.case for f in g.members}))
+        host.members.extend(group.members)
+        for seen, cases in group.seen.items():
+            host.seen.setdefault(seen, set()).update(cases)
+        del groups[key]
+
+
 def root_causes(
     findings: list[Finding], extras: Mapping[str, Any], verdict: str = "fail"
 ) -> list[Cause]:
@@ -260,6 +315,7 @@ def root_causes(
         group.members.append(finding)
         if seen:
             group.seen.setdefault(seen, set()).add(finding.case)
+    _fold(groups)
     rank = {id(f): i for i, f in enumerate(_ranked(chosen))}
     ordered = sorted(groups.values(), key=lambda g: min(rank[id(f)] for f in g.members))
     shrunk = shrunk_cases(extras) if verdict == "fail" else []
