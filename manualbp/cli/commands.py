@@ -197,6 +197,12 @@ def report(args: argparse.Namespace, out: TextIO) -> int:
     loaded = load_reports(inputs, True if args.merge else None)
     result = run_outcome(loaded)
     outputs.write(loaded)
+    shard = loaded.metadata.get("shard")
+    if shard is not None:
+        out.write(
+            f"note: this is shard {shard} of a run; its verdict covers that shard's cases "
+            "only (merge every shard with --merge)\n"
+        )
     if args.quiet:
         out.write(result.message + "\n")
         return result.exit_code

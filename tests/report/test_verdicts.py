@@ -81,6 +81,18 @@ def test_merging_passing_shards_exits_0(verify_runs, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("PASS: ")
 
 
+def test_a_lone_shard_rendered_says_its_verdict_covers_that_shard_only(
+    verify_runs, tmp_path, capsys
+):
+    shard = str(verify_runs.json("shard-1"))
+    assert main(["report", shard, "-o", str(tmp_path / "i.html"), "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "note: this is shard 1/2 of a run; its verdict covers that shard's cases only "
+        "(merge every shard with --merge)",
+        "PASS: every comparison agrees (known errata shown as erratum)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
