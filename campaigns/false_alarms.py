@@ -105,8 +105,8 @@ class Tally:
                     )
                 self.reasons[key] = self.reasons.get(key, 0) + 1
                 kept = self.examples.setdefault(key, [])
-                if len(kept) < EXAMPLES:
-                    kept.append(where)
+                if len(kept) < EXAMPLES and all(k["index"] != index for k in kept):
+                    kept.append(where)  # example cases, each once
             elif finding.verdict == "fail" and len(self.fails) < MAX_FAILS:
                 self.fails.append(
                     {**where, "check": finding.check, "method": finding.method,
