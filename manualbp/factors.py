@@ -37,6 +37,37 @@ def matches(x: np.ndarray, y: np.ndarray) -> bool:
     return bool(np.all(np.abs(x - y) <= MATCH * scale))
 
 
+#: A candidate resolves a discrepancy when it leaves at most this share of it; one that
+#: only matches (:func:`matches`) must still leave at most :data:`MOSTLY` of it.
+RESOLVED = 1e-3
+MOSTLY = 0.1
+
+
+def accounts_for(
+    candidate: np.ndarray, target: np.ndarray, impl: np.ndarray, ref: np.ndarray
+) -> bool:
+    """The relation ``candidate = target`` explains the discrepancy impl - ref (same shapes,
+    all finite, impl ≠ ref): with r = max|candidate - target| and g = max|impl - ref|,
+    r <= RESOLVED·g, or the two match (:func:`matches`) and r <= MOSTLY·g.
+
+    The first form sees what :func:`matches` cannot — a bug whose signature is smaller than
+    MATCH, such as f'(a) for f'(z) at |z| ~ 1e-3 where the two differ by ~1e-10 — because the
+    candidate is judged against the discrepancy itself, not the tensors' size. The second
+    keeps a candidate whose own rounding is larger than a thousandth of a small discrepancy.
+    Both refuse a candidate that explains little of it (f'(z) ≈ 1 near z = 0 'matching' a
+    gradient that is wrong for another reason) and one that changes nothing."""
+    arrays = (candidate, target, impl, ref)
+    if len({a.shape for a in arrays}) != 1 or not all(np.all(np.isfinite(a)) for a in arrays):
+        return False
+    if impl.size == 0:
+        return False
+    gap = float(np.max(np.abs(impl - ref)))
+    left = float(np.max(np.abs(candidate - target)))
+    if gap == 0.0:
+        return False
+    return left <= RESOLVED * gap or (matches(candidate, target) and left <= MOSTLY * gap)
+
+
 def named_factors(facts: dict[str, Any]) -> list[tuple[str, float, str]]:
     """(kind, c, label) of the named constant factors in order of preference: -1, 2, ½, N
     and 1/N (N rows, when known and > 1), K (outputs, when known and > 1). K comes first

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from manualbp.factors import Pattern, factor_pattern, matches
+from manualbp.factors import Pattern, accounts_for, factor_pattern, matches
 from manualbp.facts import ACTIVATION_FACTS
 from manualbp.findings import Finding
 from manualbp.localisation import Tensor, values
@@ -127,12 +127,12 @@ def delta_pattern(tensor: Tensor, facts: dict[str, Any]) -> Pattern:
     slopes = _derivatives(tensor)
     if slopes is not None:
         dz, da = slopes
-        if not matches(dz, np.ones_like(dz)) and matches(impl * dz, ref):
+        if accounts_for(impl * dz, ref, impl, ref):
             return Pattern(
                 "missing_activation_derivative",
                 f"{tensor.quantity} ⊙ f'(z) = reference: the factor f'(z) is missing",
             )
-        if not matches(da, dz) and matches(impl * dz, ref * da):
+        if accounts_for(impl * dz, ref * da, impl * dz, ref * dz):
             return Pattern(
                 "derivative_at_output",
                 f"{tensor.quantity} = reference × f'(a)/f'(z): the derivative is taken at the "

@@ -130,6 +130,25 @@ def test_derivative_taken_at_the_output() -> None:
     assert kind_of(findings) == "derivative_at_output"
 
 
+def test_derivative_at_the_output_below_the_matching_resolution() -> None:
+    """At z ~ 1e-3 (parameter scale 1e-3), tanh'(a) and tanh'(z) differ by ~1e-12: the
+    tensors match to 1e-6, yet the candidate accounts for all of the discrepancy."""
+    z = 1e-3 * random((4, 3), 9)
+    d_a = random((4, 3), 10)
+    a = np.tanh(z)
+    impl, ref = d_a * (1.0 - np.tanh(a) ** 2), d_a * (1.0 - a**2)
+    assert np.max(np.abs(impl - ref)) < 1e-9 * np.max(np.abs(ref))
+    assert kind_of(output_delta(impl, ref, **slopes("tanh", z))) == "derivative_at_output"
+
+
+def test_a_small_discrepancy_no_candidate_accounts_for_stays_other() -> None:
+    z = 1e-3 * random((4, 3), 11)
+    d_a = random((4, 3), 12)
+    ref = d_a * (1.0 - np.tanh(z) ** 2)
+    impl = ref * (1.0 + 1e-9 * random((4, 3), 13))
+    assert kind_of(output_delta(impl, ref, **slopes("tanh", z))) == "other"
+
+
 def test_a_wrong_derivative_that_is_neither_is_other() -> None:
     z = random((4, 3), 7)
     d_a = random((4, 3), 8)
