@@ -25,6 +25,12 @@ class Bug:
     description: str  # one line: what the line of code does wrong
     kind: str  # expected diagnosis kind (manualbp.diagnosis.KINDS)
     space_args: tuple[str, ...] = ()  # extra `manualbp verify` options where the bug shows
+    also: tuple[str, ...] = ()  # kinds the bug's mathematics also implies on some cases
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Every diagnosis kind that names this bug rightly."""
+        return (self.kind, *self.also)
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,15 @@ class CorpusEntry:
     bugs: tuple[Bug, ...]
 
 
-def _bug(module: str, name: str, kind: str, description: str, *space_args: str) -> Bug:
-    return Bug(f"{DIRECTORY}/{module}.py:{name}", description, kind, tuple(space_args))
+def _bug(
+    module: str,
+    name: str,
+    kind: str,
+    description: str,
+    *space_args: str,
+    also: tuple[str, ...] = (),
+) -> Bug:
+    return Bug(f"{DIRECTORY}/{module}.py:{name}", description, kind, tuple(space_args), also)
 
 
 def _entry(
@@ -236,6 +249,9 @@ CS231N = _entry(
             "BUG_SOFTMAX_DX_LABEL_PLUS_ONE",
             "other",
             "softmax_loss writes dx[range(N), y] += 1 instead of -= 1",
+            # dx is wrong exactly at each row's label: when every row has the same label,
+            # that is one whole column of the output error wrong and the rest right
+            also=("partial_units",),
         ),
         _bug(
             "cs231n",
