@@ -7,7 +7,7 @@ calls (in the spirit of ``torch.autograd.gradcheck``'s single entry point)::
 
     import manualbp
     report = manualbp.check("my_mlp.py", cases=10, space=ArchSpace(activations=("tanh",)))
-    assert report.ok, report.failures[0].reason
+    assert report.ok, report.explain()
 
 The implementation runs in a supervised worker process when it can be sent to one — given
 as a spec string, a module, or an object that pickles by reference — and in this process

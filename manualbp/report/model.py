@@ -109,6 +109,16 @@ class Report:
         """The ``fail`` Findings."""
         return [f for f in self.findings if f.verdict == "fail"]
 
+    def explain(self) -> str:
+        """What went wrong, in the words of a failing test: the verdict with counts per
+        check, then the worst failing entry — both values, relative error and tolerance,
+        reason, likely bug, where, seed and the command that reruns it
+        (:func:`manualbp.report.message.failure_message`)."""
+        from manualbp.report.message import failure_message
+
+        names = ", ".join(dict.fromkeys(f.impl for f in self.findings if f.impl)) or "run"
+        return failure_message(self.findings, names)
+
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the JSON atomically to ``path`` (directories created); return the path."""
         return write_atomic(path, self.to_json())

@@ -124,3 +124,20 @@ def test_cases_drawn_from_a_space_and_the_failure_is_diagnosed():
         engine, 2, space=space, checks=("autograd",), collector=FindingCollector()
     )
     assert {f.verdict for f in findings} == {"pass"}
+
+
+def test_a_report_from_manualbp_check_explains_itself_as_a_failing_test_would():
+    import manualbp
+    from manualbp.space import ArchSpace
+
+    space = ArchSpace(activations=("tanh",), losses=("half_sse",), depth=(2, 2), width=(2, 4))
+    mutant = get_mutant("half-sse-gradient-doubled")
+    report = manualbp.check(mutant, cases=2, space=space, checks=("autograd",))
+    assert not report.ok
+    with pytest.raises(AssertionError) as failure:
+        assert_gradients_match(
+            mutant, 2, space=space, checks=("autograd",), collector=FindingCollector()
+        )
+    explained = report.explain()
+    assert explained == str(failure.value)
+    assert "likely bug: factor_2" in explained and "seed: " in explained
