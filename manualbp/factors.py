@@ -47,8 +47,10 @@ def accounts_for(
     candidate: np.ndarray, target: np.ndarray, impl: np.ndarray, ref: np.ndarray
 ) -> bool:
     """The relation ``candidate = target`` explains the discrepancy impl - ref (same shapes,
-    all finite, impl ≠ ref): with r = max|candidate - target| and g = max|impl - ref|,
-    r <= RESOLVED·g, or the two match (:func:`matches`) and r <= MOSTLY·g.
+    all finite): with r = max|candidate - target| and g = max|impl - ref|, r <= RESOLVED·g,
+    or the two match (:func:`matches`) and r <= MOSTLY·g. The caller chooses the space in
+    which impl and ref are compared: the candidate's own (both sides times f'(z) for a
+    derivative), so that tiny slopes of saturated units shrink both r and g alike.
 
     The first form sees what :func:`matches` cannot — a bug whose signature is smaller than
     MATCH, such as f'(a) for f'(z) at |z| ~ 1e-3 where the two differ by ~1e-10 — because the
@@ -63,8 +65,6 @@ def accounts_for(
         return False
     gap = float(np.max(np.abs(impl - ref)))
     left = float(np.max(np.abs(candidate - target)))
-    if gap == 0.0:
-        return False
     return left <= RESOLVED * gap or (matches(candidate, target) and left <= MOSTLY * gap)
 
 

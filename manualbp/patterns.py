@@ -127,7 +127,7 @@ def delta_pattern(tensor: Tensor, facts: dict[str, Any]) -> Pattern:
     slopes = _derivatives(tensor)
     if slopes is not None:
         dz, da = slopes
-        if accounts_for(impl * dz, ref, impl, ref):
+        if accounts_for(impl * dz, ref, impl * dz, ref * dz):
             return Pattern(
                 "missing_activation_derivative",
                 f"{tensor.quantity} ⊙ f'(z) = reference: the factor f'(z) is missing",

@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "manualbp.factors",
         "manualbp.graphs",
         "manualbp.threads",
+        "manualbp.streams",
     ),
     ("manualbp.architecture",),
     ("manualbp.params", "manualbp.quantity"),

@@ -14,12 +14,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import TextIO
 
 from manualbp.cli import commands
 from manualbp.cli.parser import EXIT_USAGE, build_parser
 from manualbp.errors import ManualbpError
 from manualbp.report.text import clean
+from manualbp.streams import ReaderMayLeave
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "build_parser", "main"]
 
@@ -34,37 +34,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-class _ReaderMayLeave:
-    """A text stream that outlives its reader: once the pipe is closed (``manualbp verify |
-    head``), writes are dropped and the stream is pointed at /dev/null, so the command
-    still finishes, writes its report and returns its own exit code (a gate piped through
-    ``head`` must not turn a failure into 0)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        try:
-            return self.stream.write(text)
-        except BrokenPipeError:
-            self._drop()
-            return len(text)
-
-    def flush(self) -> None:
-        try:
-            self.stream.flush()
-        except BrokenPipeError:
-            self._drop()
-
-    def _drop(self) -> None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.stream.fileno())
-        os.close(devnull)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.stream, name)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``manualbp`` console script; returns the exit code."""
     parser = build_parser()
@@ -73,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, or a usage error already printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    out, err = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
+    out, err = ReaderMayLeave(sys.stdout), ReaderMayLeave(sys.stderr)
     previous = {}
     if threading.current_thread() is threading.main_thread():  # signals are main-thread only
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -110,8 +110,10 @@ def worker_main() -> None:
     of the caller's ``__main__``, so a user's script needs no ``if __name__ == ...`` guard."""
     from manualbp import protocol
     from manualbp.pipeline.work import Workbench
+    from manualbp.streams import tolerate_leaving_readers
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tolerate_leaving_readers()  # a user's print after `| head` has left is not a failure
     connection = Connection(int(os.environ[_SOCKET_VARIABLE]))
     settings = connection.recv()
     sys.path[:] = settings["sys_path"]

@@ -270,7 +270,7 @@ def _fold(groups: dict[tuple[Any, ...], _Group]) -> None:
       compared: ``transposed`` on a layer that is not square) joins the group of the same
       implementation and kind that has one.
 
-    Among several hosts, the one with the most cases. Other groups stay apart."""
+    Only where exactly one group can host it; other groups stay apart."""
     for key, group in list(groups.items()):
         if group.kind == "imprecise" or (group.kind in UNNAMED) == (group.formula is None):
             continue
@@ -289,9 +289,9 @@ def _fold(groups: dict[tuple[Any, ...], _Group]) -> None:
                 for g in groups.values()
                 if g.formula is not None and (g.impl, g.kind) == (group.impl, group.kind)
             ]
-        if not hosts:
+        if len(hosts) != 1:  # none, or several bugs at that place: which one is unknown
             continue
-        host = max(hosts, key=lambda g: len({f.case for f in g.members}))
+        (host,) = hosts
         host.members.extend(group.members)
         for seen, cases in group.seen.items():
             host.seen.setdefault(seen, set()).update(cases)

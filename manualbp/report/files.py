@@ -19,12 +19,20 @@ from manualbp.errors import UsageError
 
 def check_writable(path: str | os.PathLike[str], option: str) -> None:
     """Raise UsageError (one line, naming ``option``) unless ``path`` can be written: not a
-    directory, not a read-only file, and :func:`check_folder_writable` for its folder."""
+    directory, not a read-only file, a name the file system accepts, and
+    :func:`check_folder_writable` for its folder."""
     target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{option}: {target} is a directory, expected a file path")
-    if target.exists() and not os.access(target, os.W_OK):
-        raise UsageError(f"{option}: {target} is not writable")
+    if len(os.fsencode(target.name)) > _NAME_MAX:
+        raise UsageError(
+            f"{option}: the file name of {target} is too long (at most {_NAME_MAX} bytes)"
+        )
+    try:
+        if target.is_dir():
+            raise UsageError(f"{option}: {target} is a directory, expected a file path")
+        if target.exists() and not os.access(target, os.W_OK):
+            raise UsageError(f"{option}: {target} is not writable")
+    except OSError as exc:
+        raise UsageError(f"{option}: cannot write {target} ({_words(exc)})") from None
     check_folder_writable(target.parent, option, target)
 
 
@@ -35,42 +43,39 @@ def check_folder_writable(
     ``folder``: it exists or can be created, and the file system lets us.
 
     Permission bits are not enough (root ignores them; read-only and virtual file systems
-    such as /sys and /proc refuse anyway), so the folder is probed: a temporary file is
-    created and removed in it, or, when the folder does not exist yet, its first missing
-    component is created and removed. Nothing is left behind. ``target`` (default: the
+    such as /sys and /proc refuse anyway), so the deepest existing folder on the way is
+    probed: a temporary folder is created in it and removed (a name of its own, so two runs
+    probing at once do not collide). Nothing is left behind. ``target`` (default: the
     folder) is the path named in the message."""
     wanted = Path(folder)
     named = wanted if target is None else target
-    existing = wanted
-    while not existing.exists():
-        if existing == existing.parent:
-            break
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"{option}: {existing} is a file, expected a folder for {named}")
     try:
-        _probe(existing, wanted)
+        existing = wanted
+        while not existing.exists():
+            if existing == existing.parent:
+                break
+            existing = existing.parent
+        if not existing.is_dir():
+            raise UsageError(f"{option}: {existing} is a file, expected a folder for {named}")
+        os.rmdir(tempfile.mkdtemp(prefix=_TEMPORARY, dir=existing))
     except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
-        raise UsageError(f"{option}: cannot write {named} ({reason})") from None
+        raise UsageError(f"{option}: cannot write {named} ({_words(exc)})") from None
 
 
-def _probe(existing: Path, wanted: Path) -> None:
-    """Create and remove a file in ``wanted`` if it exists, else its first missing folder
-    below ``existing``: raises OSError where the file system refuses."""
-    if existing == wanted:
-        handle, temporary = tempfile.mkstemp(prefix=".manualbp-probe.", dir=existing)
-        os.close(handle)
-        os.unlink(temporary)
-        return
-    first = existing / wanted.relative_to(existing).parts[0]
-    first.mkdir()
-    first.rmdir()
+def _words(exc: OSError) -> str:
+    """An OSError's reason in lower case (``permission denied``)."""
+    return (exc.strerror or type(exc).__name__).lower()
+
+
+_TEMPORARY = ".manualbp-"
+"""Prefix of the temporary files and probe folders (the report's name is not in them)."""
+_NAME_MAX = 255
+"""Longest file name in bytes on the common file systems (ext4, XFS, APFS, NTFS)."""
 
 
 def _temporary(target: Path, text: str) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    handle, temporary = tempfile.mkstemp(prefix=_TEMPORARY, suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

@@ -54,7 +54,8 @@ class Outputs:
         try:
             return write_together(files)
         except OSError as exc:
-            where = exc.filename or ", ".join(str(path) for path, _ in files)
+            targets = [str(path) for path, _ in files]
+            where = exc.filename if exc.filename in targets else ", ".join(targets)
             reason = (exc.strerror or type(exc).__name__).lower()
             raise UsageError(
                 f"cannot write {where} ({reason}); the previous report files are unchanged"

@@ -141,6 +141,21 @@ def test_derivative_at_the_output_below_the_matching_resolution() -> None:
     assert kind_of(output_delta(impl, ref, **slopes("tanh", z))) == "derivative_at_output"
 
 
+@pytest.mark.parametrize(("activation", "scale"), [("tanh", 5.0), ("sigmoid", 10.0)])
+def test_derivative_at_the_output_of_saturated_units_is_not_a_missing_derivative(
+    activation: str, scale: float
+) -> None:
+    """Where every f'(z) is tiny, impl ⊙ f'(z) and the reference are both tiny beside the
+    discrepancy: the missing-derivative candidate must be judged on the same scale."""
+    z = scale * np.sign(random((4, 3), 14)) * (1.0 + random((4, 3), 15) ** 2)
+    d_a = random((4, 3), 16)
+    kept = slopes(activation, z)
+    dz, da = np.array(kept["dz"]).reshape(z.shape), np.array(kept["da"]).reshape(z.shape)
+    assert np.max(dz) < 1e-3
+    findings = output_delta(d_a * da, d_a * dz, **kept)
+    assert kind_of(findings) == "derivative_at_output"
+
+
 def test_a_small_discrepancy_no_candidate_accounts_for_stays_other() -> None:
     z = 1e-3 * random((4, 3), 11)
     d_a = random((4, 3), 12)

@@ -58,3 +58,13 @@ def test_a_raise_with_a_named_diagnosis_joins_the_located_cause_of_that_kind() -
     assert sorted(c.case for c in cause.cases) == ["case-0", "case-9"]
     # the worst entries lead with the one that has values to compare
     assert cause.worst[0].finding is located
+
+
+def test_an_undiagnosed_case_where_two_bugs_sit_joins_neither() -> None:
+    findings = [
+        failing("case-0", "transposed", "hidden_error"),
+        failing("case-1", "missing_activation_derivative", "hidden_error"),
+        failing("case-2", "other", "hidden_error"),
+    ]
+    kinds = sorted(c.kind for c in root_causes(findings, {}))
+    assert kinds == ["missing_activation_derivative", "other", "transposed"]

@@ -4,6 +4,7 @@ the previous report."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,52 @@ def test_a_demo_that_writes_refuses_an_unwritable_folder(capsys):
     assert main(["demo", "cos-fit", "--output-dir", "/proc/manualbp-nope"]) == 2
     assert "--output-dir: cannot write /proc/manualbp-nope" in capsys.readouterr().err
     assert main(["demo", "mazur-scalar", "--output-dir", "/proc/manualbp-nope"]) == 0
+
+
+CHATTY = """
+from manualbp import engine
+
+
+def loss(arch, params, x, y):
+    print("loss called")
+    return engine.loss(arch, params, x, y)
+
+
+def gradients(arch, params, x, y):
+    print("gradients called")
+    return engine.gradients(arch, params, x, y)
+"""
+
+
+def test_a_users_print_after_the_reader_left_is_not_a_failure(tmp_path):
+    """Workers share the terminal: a print in the implementation meets the closed pipe too."""
+    (tmp_path / "chatty.py").write_text(CHATTY)
+    assert piped_to_head(tmp_path, "verify", "--impl", "chatty.py", "--cases", "2", *SMALL) == 0
+
+
+def without_stderr(tmp_path: Path, *args: str) -> int:
+    """Exit code of ``manualbp ARGS 2>&-`` (file descriptor 2 closed: sys.stderr is None)."""
+    command = [sys.executable, "-m", "manualbp", *args]
+    done = subprocess.run(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, preexec_fn=lambda: os.close(2)
+    )
+    return done.returncode
+
+
+def test_a_closed_stderr_changes_no_exit_code(tmp_path):
+    assert without_stderr(tmp_path, "demo", "mazur-scalar") == 0
+    assert without_stderr(tmp_path, "verify", "--cases", "1", *SMALL) == 0
+    assert (tmp_path / "reports" / "report.json").exists()
+    assert without_stderr(tmp_path, "verify", "--impl", BUG, "--cases", "1", *SMALL) == 1
+
+
+def test_file_names_the_file_system_accepts_are_written_and_longer_ones_refused(tmp_path, capsys):
+    longest = tmp_path / ("a" * 250 + ".json")  # 255 bytes: the temporary must not add to it
+    assert main(["verify", "--json", str(longest), "--cases", "1", *SMALL, "--no-html"]) == 0
+    assert longest.exists()
+    capsys.readouterr()
+    too_long = tmp_path / ("a" * 251 + ".json")
+    code = main(["verify", "--json", str(too_long), "--cases", "1", *SMALL])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.strip().endswith("is too long (at most 255 bytes)")
