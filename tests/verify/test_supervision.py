@@ -111,20 +111,20 @@ def test_an_exit_at_import_is_a_failing_finding(tmp_path):
     assert verified_cases([f for f in findings if f["impl"] == "manualbp.engine"])
 
 
-def test_a_hang_is_cut_at_the_timeout(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_hang_is_cut_at_the_timeout(tmp_path, jobs):
     impl = write_impl(tmp_path, in_loss="time.sleep(60) if x[0, 0] > 0 else None")
-    started = time.monotonic()
-    code, findings = run(tmp_path, "--impl", impl, *RUN, "--timeout", "2", "-j", "2")
-    assert time.monotonic() - started < 45
+    code, findings = run(tmp_path, "--impl", impl, *RUN, "--timeout", "2", "-j", jobs)
     assert code == 1
     failing = [f for f in findings if f["verdict"] == "fail"]
     assert failing and all("timed out after 2 s in loss()" in f["reason"] for f in failing)
     assert verified_cases(findings)
 
 
-def test_an_allocation_beyond_the_memory_limit_fails_its_case(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_allocation_beyond_the_memory_limit_fails_its_case(tmp_path, jobs):
     impl = write_impl(tmp_path, action="np.ones(2**31)")  # 16 GiB
-    code, findings = run(tmp_path, "--impl", impl, *RUN, "--memory-limit", "2G")
+    code, findings = run(tmp_path, "--impl", impl, *RUN, "--memory-limit", "2G", "-j", jobs)
     assert code == 1
     failing = [f for f in findings if f["verdict"] == "fail"]
     assert failing and all("exceeded the memory limit" in f["reason"] for f in failing)
@@ -167,7 +167,7 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_previous_report(tmp_path):
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130 and "interrupted" in err
     assert report.read_text(encoding="utf-8") == '{"previous": true}'
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries
 
 
 @pytest.mark.parametrize(
@@ -181,15 +181,20 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_previous_report(tmp_path):
         (["--memory-limit", "lots"], "--memory-limit"),
     ],
 )
-def test_bad_options_are_refused_before_any_work(tmp_path, capsys, options, says):
+def test_bad_options_are_refused_before_any_work(tmp_path, capsys, monkeypatch, options, says):
+    import manualbp.verify
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the run started although an option was bad")
+
+    monkeypatch.setattr(manualbp.verify, "run_verify", no_work)
     existing = tmp_path / "report.json"
     existing.write_text('{"previous": true}', encoding="utf-8")
     a_file = tmp_path / "plain.txt"
     a_file.write_text("x", encoding="utf-8")
     args = [option.format(file=a_file) for option in options]
-    started = time.monotonic()
     code = main(["verify", "--impl", "manualbp.engine", "--json", str(existing), *args])
-    assert code == 2 and time.monotonic() - started < 5
+    assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err
     assert existing.read_text(encoding="utf-8") == '{"previous": true}'
