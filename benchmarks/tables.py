@@ -226,15 +226,12 @@ def contention_table(result: dict[str, Any]) -> Table | str:
     contention = result["contention"]
     if contention.get("status") != "measured":
         return f"contention: {contention.get('status')}"
-    rows: list[tuple[object, ...]] = [
-        ("torch_threads=1 (shipped fix)", spread(contention["fixed"])),
-        ("torch threads unlimited", spread(contention["unfixed"])),
-    ]
     caption = (
         f"autograd check of manualbp verify ({contention['cases']} cases per implementation); "
         f"unlimited/fixed = {contention['speedup']:.2f}"
     )
-    return Table(caption, ("torch threads", "seconds median (min–max)"), rows)
+    runs = [("torch_threads=1 (shipped fix)", "fixed"), ("torch threads unlimited", "unfixed")]
+    return _timed_runs(caption, "torch threads", contention, runs)
 
 
 def scaling_table(result: dict[str, Any]) -> Table | str:
@@ -242,15 +239,19 @@ def scaling_table(result: dict[str, Any]) -> Table | str:
     scaling = result.get("scaling", {})
     if scaling.get("status") != "measured":
         return f"scaling: {scaling.get('status')}"
-    rows: list[tuple[object, ...]] = [
-        ("-j 1", spread(scaling["jobs_1"])),
-        ("-j 2", spread(scaling["jobs_2"])),
-    ]
     caption = (
         f"manualbp verify --cases {scaling['cases']} (default implementations and checks); "
         f"-j 2 is {scaling['speedup']:.2f}x faster"
     )
-    return Table(caption, ("workers", "seconds median (min–max)"), rows)
+    return _timed_runs(caption, "workers", scaling, [("-j 1", "jobs_1"), ("-j 2", "jobs_2")])
+
+
+def _timed_runs(
+    caption: str, label: str, section: dict[str, Any], runs: list[tuple[str, str]]
+) -> Table:
+    """One row per (row label, key of the section's timings): median and spread in seconds."""
+    rows: list[tuple[object, ...]] = [(name, spread(section[key])) for name, key in runs]
+    return Table(caption, (label, "seconds median (min–max)"), rows)
 
 
 def layers_table(result: dict[str, Any]) -> Table | str:
