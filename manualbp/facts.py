@@ -29,6 +29,9 @@ class ActivationFacts:
     off). ``simplicity``: 0 for the simplest; Hypothesis shrinks towards simpler ones.
     ``unstable``: the textbook formulas that lose digits or overflow where the unit
     saturates, and ``stable`` the forms that do not ("" when nothing is lost).
+    ``growth``: k such that those formulas amplify float64 rounding by about e^(k·|z|)
+    (1 - a of σ carries a relative error of eps·e^|z|, 1 - a² of tanh eps·e^2|z|/4,
+    log(1 + e^z) eps·e^|z| for z < 0); 0 when nothing is lost.
     """
 
     name: str
@@ -39,6 +42,7 @@ class ActivationFacts:
     simplicity: int
     unstable: str = ""
     stable: str = ""
+    growth: float = 0.0
 
     @property
     def has_kink(self) -> bool:
@@ -55,7 +59,9 @@ class LossFacts:
     c = 1/K, ``per_output_mean``), so ∂ℓ/∂a = 2c(a - y) is a factor of δ_L of its own.
     ``per_output_terms``: ℓ is a sum of one term per output (every loss but softmax_ce).
     ``unstable`` / ``stable``: the textbook formulas that lose digits or overflow where the
-    output saturates, and the forms that do not ("" when nothing is lost).
+    output saturates, and the forms that do not ("" when nothing is lost). ``growth``: k
+    such that those formulas amplify rounding by about e^(k·|z|) at the output (bce: 1 - a
+    as for σ), or e^(k·spread) of the logits (softmax_ce: 1 - p of the largest probability).
     """
 
     name: str
@@ -66,6 +72,7 @@ class LossFacts:
     per_output_terms: bool
     unstable: str = ""
     stable: str = ""
+    growth: float = 0.0
 
 
 ACTIVATION_FACTS: dict[str, ActivationFacts] = {
@@ -81,6 +88,7 @@ ACTIVATION_FACTS: dict[str, ActivationFacts] = {
             unstable="σ(z) = 1/(1 + e^-z) (e^-z overflows for z < -709) and σ'(z) = a(1 - a) "
             "(1 - a cancels where the unit saturates)",
             stable="σ(z) = e^min(z,0)/(1 + e^-|z|) and σ'(z) = e^-|z|/(1 + e^-|z|)² from z",
+            growth=1.0,
         ),
         ActivationFacts(
             name="tanh",
@@ -91,6 +99,7 @@ ACTIVATION_FACTS: dict[str, ActivationFacts] = {
             simplicity=4,
             unstable="tanh'(z) = 1 - a² (cancels where the unit saturates)",
             stable="tanh'(z) = 4e^-2|z|/(1 + e^-2|z|)² from z",
+            growth=2.0,
         ),
         ActivationFacts(
             name="relu",
@@ -117,6 +126,7 @@ ACTIVATION_FACTS: dict[str, ActivationFacts] = {
             simplicity=5,
             unstable="softplus(z) = log(1 + e^z) (e^z overflows for z > 709)",
             stable="max(z, 0) + log1p(e^-|z|), i.e. logaddexp(0, z)",
+            growth=1.0,
         ),
         ActivationFacts(
             name="identity",
@@ -166,6 +176,7 @@ LOSS_FACTS: dict[str, LossFacts] = {
             unstable="-[y log a + (1 - y) log(1 - a)] and ∂ℓ/∂a = (a - y)/(a(1 - a)) "
             "(log(1 - a) of a saturated a is log(0), 1 - a cancels)",
             stable="ℓ = softplus(z) - y·z from the logits, δ = a - y",
+            growth=1.0,
         ),
         LossFacts(
             name="softmax_ce",
@@ -177,6 +188,7 @@ LOSS_FACTS: dict[str, LossFacts] = {
             unstable="softmax(z) = e^z/Σe^z without shifting z (e^z overflows) and the log "
             "of a probability that underflows to 0",
             stable="log_softmax(z) = z - max z - log Σ e^(z - max z), δ = softmax(z) - y",
+            growth=1.0,
         ),
     )
 }

@@ -96,7 +96,8 @@ class Workbench:
         """The smallest case below ``case`` on which the autograd check still fails *with the
         same diagnosis* (searched by Hypothesis, :func:`manualbp.strategies.shrink_failure`),
         as a dict, or None: a smaller case failing for another reason would send the user
-        after another bug."""
+        after another bug. Failing means what the gate says, ``imprecise`` judged: a case
+        where only float64 disagrees is not one the user can rerun to see the bug."""
         from manualbp import torch_mirror as mirror
         from manualbp.checks.autograd import check_case
         from manualbp.diagnosis import diagnose
@@ -105,7 +106,7 @@ class Workbench:
         impl = self.implementation(subject.key, subject.spec, subject.obj)
 
         def kind_on(target: Case) -> str | None:
-            found = diagnose(check_case(impl, target, judge_precision=False))
+            found = diagnose(check_case(impl, target))
             return None if found is None else found.kind
 
         with mirror.threads(1):

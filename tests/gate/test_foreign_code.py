@@ -18,6 +18,7 @@ import manualbp
 import manualbp.report
 from manualbp import engine
 from manualbp.cli import main
+from manualbp.pipeline.work import SubjectRequest, Workbench
 from manualbp.space import ArchSpace, random_case
 
 NIELSEN2 = "tests/corpus/nielsen2.py:IMPL"
@@ -113,6 +114,26 @@ def test_the_saturated_naive_bce_loss_is_imprecise_not_wrong() -> None:
     assert report.ok
 
 
+def test_bce_through_one_minus_a_below_full_saturation_is_imprecise_not_wrong(
+    tmp_path: Path,
+) -> None:
+    """Campaign case of micrograd: a sigmoid + BCE unit at z = 11.6, short of full
+    saturation. Its backward, (1 - y)/(1 - a) times a(1 - a), takes 1 - a ≈ 9e-6 with a
+    relative error of eps·e^z: the weight gradient is 2e-12 off relative, about 10^4 eps,
+    inside the bound e^|z| times the check's own rounding allowance."""
+    path = tmp_path / "r.json"
+    args = ["verify", "--impl", "tests/corpus/micrograd.py:IMPL", "--checks", "autograd",
+            "--case-seed", "2710568071", "--json", str(path), "--no-html", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    findings = json.loads(path.read_text(encoding="utf-8"))["findings"]
+    assert "fail" not in {f["verdict"] for f in findings}
+    [w1] = [f for f in findings if f["quantity"].startswith("grad.W1")]
+    assert w1["verdict"] == "imprecise"
+    places = w1["detail"]["precision"]["places"]
+    assert any(p["where"] == "output (bce)" and p["amplification"] > 1e5 for p in places)
+    assert not any(p["saturated"] for p in places)
+
+
 def test_strict_fails_on_imprecise(tmp_path: Path) -> None:
     args = ["verify", "--impl", NIELSEN2, "--checks", "autograd", "--no-html", "--quiet"]
     args += ["--case-seed", str(LOST_DIGITS_SEED), "--activations", "sigmoid"]
@@ -184,3 +205,11 @@ def test_nothing_verifiable_is_not_a_pass(tmp_path: Path, capsys) -> None:
     assert "NOT VERIFIED" in capsys.readouterr().out
     findings = json.loads(path.read_text(encoding="utf-8"))["findings"]
     assert findings and all(f["verdict"] == "skipped" for f in findings)
+
+
+def test_the_shrinker_never_offers_a_case_that_is_only_imprecise() -> None:
+    """Shrinking looks for smaller cases that *fail*: a case whose only disagreements are
+    float64's (the saturated naive BCE loss) has nothing to shrink towards."""
+    bench = Workbench()
+    subject = bench.describe(SubjectRequest(NIELSEN2, NIELSEN2_SPACE))
+    assert bench.shrink(subject, random_case(LOST_DIGITS_SEED, NIELSEN2_SPACE)) is None
