@@ -29,9 +29,6 @@ class ActivationFacts:
     off). ``simplicity``: 0 for the simplest; Hypothesis shrinks towards simpler ones.
     ``unstable``: the textbook formulas that lose digits or overflow where the unit
     saturates, and ``stable`` the forms that do not ("" when nothing is lost).
-    ``growth``: k such that those formulas amplify float64 rounding by about e^(k·|z|)
-    (1 - a of σ carries a relative error of eps·e^|z|, 1 - a² of tanh eps·e^2|z|/4,
-    log(1 + e^z) eps·e^|z| for z < 0); 0 when nothing is lost.
     """
 
     name: str
@@ -42,7 +39,6 @@ class ActivationFacts:
     simplicity: int
     unstable: str = ""
     stable: str = ""
-    growth: float = 0.0
 
     @property
     def has_kink(self) -> bool:
@@ -60,8 +56,10 @@ class LossFacts:
     ``per_output_terms``: ℓ is a sum of one term per output (every loss but softmax_ce).
     ``unstable`` / ``stable``: the textbook formulas that lose digits or overflow where the
     output saturates, and the forms that do not ("" when nothing is lost). ``growth``: k
-    such that those formulas amplify rounding by about e^(k·|z|) at the output (bce: 1 - a
-    as for σ), or e^(k·spread) of the logits (softmax_ce: 1 - p of the largest probability).
+    such that the textbook ∂ℓ/∂a amplifies the *relative* rounding of δ by about e^(k·z)
+    for z > 0 (bce: (1 - y)/(1 - a) takes 1 - a with a relative error of eps·e^z); 0 where
+    the loss of digits is absolute, about eps against terms of size 1, which the checks'
+    rounding allowance already covers (σ' = a(1 - a), tanh' = 1 - a², softmax(z) - y).
     """
 
     name: str
@@ -88,7 +86,6 @@ ACTIVATION_FACTS: dict[str, ActivationFacts] = {
             unstable="σ(z) = 1/(1 + e^-z) (e^-z overflows for z < -709) and σ'(z) = a(1 - a) "
             "(1 - a cancels where the unit saturates)",
             stable="σ(z) = e^min(z,0)/(1 + e^-|z|) and σ'(z) = e^-|z|/(1 + e^-|z|)² from z",
-            growth=1.0,
         ),
         ActivationFacts(
             name="tanh",
@@ -99,7 +96,6 @@ ACTIVATION_FACTS: dict[str, ActivationFacts] = {
             simplicity=4,
             unstable="tanh'(z) = 1 - a² (cancels where the unit saturates)",
             stable="tanh'(z) = 4e^-2|z|/(1 + e^-2|z|)² from z",
-            growth=2.0,
         ),
         ActivationFacts(
             name="relu",
@@ -126,7 +122,6 @@ ACTIVATION_FACTS: dict[str, ActivationFacts] = {
             simplicity=5,
             unstable="softplus(z) = log(1 + e^z) (e^z overflows for z > 709)",
             stable="max(z, 0) + log1p(e^-|z|), i.e. logaddexp(0, z)",
-            growth=1.0,
         ),
         ActivationFacts(
             name="identity",
@@ -188,7 +183,6 @@ LOSS_FACTS: dict[str, LossFacts] = {
             unstable="softmax(z) = e^z/Σe^z without shifting z (e^z overflows) and the log "
             "of a probability that underflows to 0",
             stable="log_softmax(z) = z - max z - log Σ e^(z - max z), δ = softmax(z) - y",
-            growth=1.0,
         ),
     )
 }

@@ -7,19 +7,20 @@ float64 evaluation is imprecise; a gate that calls it a bug cries wolf. But "it 
 rounding" must never be an excuse for a wrong formula, so a failing case is called
 ``imprecise`` only with positive evidence (:func:`judge`):
 
-1. the case is stressed: some unit where a known unstable formula lives amplifies float64
-   rounding by more than :data:`AMPLIFIED` (about e^(k·|z|), k the formula's ``growth`` in
-   :mod:`manualbp.facts`), and every failing Finding is numeric (a value that disagrees,
-   or a non-finite value or arithmetic error — never a shape, a key, an input changed in
-   place) (:func:`stress`, the places named with the unstable formula and its stable form);
-2. the discrepancy is what that amplification explains: where some unit is saturated
-   (|z| > :data:`SATURATED_Z`, a softmax spread past :data:`SPREAD_Z` or overflowing) the
-   formula can lose every digit or overflow, and any numeric failure qualifies; short of
-   that, every failing entry must lie within the amplification times the check's own
-   rounding allowance (:func:`within_bound`);
+1. the case is stressed (:func:`stress`, the places named with the unstable formula and
+   its stable form, from :mod:`manualbp.facts`): some unit where a known unstable formula
+   lives is saturated or overflows, or a BCE output has z > 0 large enough that the
+   textbook ∂ℓ/∂a, (1 - y)/(1 - a), amplifies the relative rounding of δ by more than
+   :data:`AMPLIFIED` (about e^z); and every failing Finding is numeric (a value that
+   disagrees, or a non-finite value or arithmetic error — never a shape, a key, an input
+   changed in place);
+2. the discrepancy is what the stress explains: at a saturated place the formula can lose
+   every digit or overflow, and any numeric failure qualifies; short of saturation, every
+   failing entry must lie within the check's own allowance with its relative part
+   multiplied by that amplification (:func:`within_bound`);
 3. the same architecture and batch at a tamer point — every parameter scaled by 2^-k until
-   no unit is stressed and every |z| <= :data:`TAME_Z` — passes the same check: the formula
-   is right where float64 has digits to spare.
+   every |z| <= :data:`TAME_Z` — passes the same check: the formula is right where float64
+   has digits to spare.
 
 Without all three, the findings stay ``fail``. The place and the evidence go in
 ``detail["precision"]``, and the digits lost (log10 of the relative error over eps) with
@@ -36,12 +37,13 @@ import numpy as np
 
 from manualbp import torch_mirror as mirror
 from manualbp.case import Case
-from manualbp.facts import ACTIVATION_FACTS, LOSS_FACTS, ActivationFacts, LossFacts
+from manualbp.facts import ACTIVATION_FACTS, LOSS_FACTS
 from manualbp.findings import Finding
 from manualbp.quantity import Quantity
 
-#: Amplification of rounding beyond which a unit is stressed: the checks' rounding
-#: tolerances keep a safety factor of 16 for constants of order one, and no more.
+#: Amplification of the relative rounding of δ beyond which an output is stressed: the
+#: checks' rounding tolerances keep a safety factor of 16 for constants of order one, and
+#: no more.
 AMPLIFIED = 16.0
 #: |z| beyond which a transcendental unit (or a cross-entropy output) is saturated: 1 - σ(z)
 #: is below 6e-6 there, so a(1 - a) has lost more than five of its sixteen digits.
@@ -54,7 +56,7 @@ SPREAD_Z = 30.0
 OVERFLOW_Z = float(np.log(np.finfo(np.float64).max))
 #: A tamer point has every |z| at most this.
 TAME_Z = 4.0
-#: Largest exponent of e^(k·|z|) evaluated (e^709 is near the largest float64).
+#: Largest exponent of e^(k·z) evaluated (e^709 is near the largest float64).
 MAX_EXPONENT = 700.0
 #: Halvings of the parameters tried to reach a tamer point.
 MAX_HALVINGS = 40
@@ -78,86 +80,83 @@ NUMERIC_FAULTS = (
 @dataclass(frozen=True)
 class Stress:
     """One place where float64 is stretched: ``where`` (layer or output), the largest |z|
-    (or logit spread) there, how much the unstable formula amplifies rounding there, whether
-    the place is saturated (the formula may lose every digit or overflow), and the unstable
-    formula and its stable form."""
+    (or logit spread) there, whether it is saturated (the formula may lose every digit or
+    overflow), how much the unstable formula amplifies the relative rounding of δ there
+    (None where the loss is absolute, see :class:`manualbp.facts.LossFacts`), and the
+    unstable formula and its stable form."""
 
     where: str
     magnitude: float
-    amplification: float
     saturated: bool
+    amplification: float | None
     unstable: str
     stable: str
 
     def sentence(self) -> str:
+        size = "logit spread" if self.where == "output (softmax_ce)" else "|z|"
+        amplified = (
+            f", relative rounding amplified up to {self.amplification:.2g}×"
+            if self.amplification is not None
+            else ""
+        )
         return (
-            f"{self.where} (|z| up to {self.magnitude:.3g}, rounding amplified up to "
-            f"{self.amplification:.2g}×): {self.unstable}; stable form: {self.stable}"
+            f"{self.where} ({size} up to {self.magnitude:.3g}{amplified}): {self.unstable}; "
+            f"stable form: {self.stable}"
         )
 
     def as_json(self) -> dict[str, object]:
         return {
             "where": self.where,
             "magnitude": self.magnitude,
-            "amplification": self.amplification,
             "saturated": self.saturated,
+            "amplification": self.amplification,
             "unstable": self.unstable,
             "stable": self.stable,
         }
 
 
-def amplification(growth: float, magnitude: float) -> float:
-    """e^(growth·magnitude), the factor by which a formula of that ``growth`` (see
-    :mod:`manualbp.facts`) amplifies rounding at |z| (or spread) ``magnitude``; exponents
-    are capped at :data:`MAX_EXPONENT`."""
-    return math.exp(min(growth * magnitude, MAX_EXPONENT))
-
-
-def _place(
-    where: str, facts: ActivationFacts | LossFacts, magnitude: float, saturated: bool | None = None
-) -> list[Stress]:
-    """``where`` as a Stress when its formula is stressed there (saturated: by default
-    |z| > :data:`SATURATED_Z`), else nothing."""
-    saturated = magnitude > SATURATED_Z if saturated is None else saturated
-    factor = amplification(facts.growth, magnitude)
-    if not facts.unstable or not (saturated or factor > AMPLIFIED):
-        return []
-    return [Stress(where, magnitude, factor, saturated, facts.unstable, facts.stable)]
-
-
 def stress(case: Case) -> list[Stress]:
-    """Where ``case`` stretches float64 (from the torch mirror's forward pass): layers and
-    a cross-entropy output whose unstable formulas amplify rounding by more than
-    :data:`AMPLIFIED`, or that are saturated (|z| > :data:`SATURATED_Z`; for softmax_ce
-    logits spread past :data:`SPREAD_Z` or reaching :data:`OVERFLOW_Z`)."""
+    """Where ``case`` stretches float64 (from the torch mirror's forward pass): saturated
+    transcendental layers and outputs (|z| > :data:`SATURATED_Z`), a softmax whose logits
+    spread past :data:`SPREAD_Z` or reach :data:`OVERFLOW_Z`, and an output whose loss
+    amplifies the relative rounding of δ (``growth``) by more than :data:`AMPLIFIED`."""
     arch = case.arch
     z = mirror.intermediates(arch, case.params, case.x, case.y)["z"]
     places = []
     for layer, (name, values) in enumerate(zip(arch.activations, z, strict=True), start=1):
+        facts = ACTIVATION_FACTS[name]
         peak = float(np.max(np.abs(values), initial=0.0))
-        places += _place(f"layer {layer} ({name})", ACTIVATION_FACTS[name], peak)
+        if facts.unstable and peak > SATURATED_Z:
+            where = f"layer {layer} ({name})"
+            places.append(Stress(where, peak, True, None, facts.unstable, facts.stable))
+    loss = LOSS_FACTS[arch.loss]
     output = z[-1]
     peak = float(np.max(np.abs(output), initial=0.0))
     if arch.loss == "softmax_ce":
         spread = float(np.max(np.ptp(output, axis=1), initial=0.0))
-        saturated = spread > SPREAD_Z or peak > OVERFLOW_Z
-        magnitude = peak if peak > OVERFLOW_Z and spread <= SPREAD_Z else spread
-        places += _place("output (softmax_ce)", LOSS_FACTS[arch.loss], magnitude, saturated)
-    else:
-        places += _place(f"output ({arch.loss})", LOSS_FACTS[arch.loss], peak)
+        if spread > SPREAD_Z or peak > OVERFLOW_Z:
+            magnitude = spread if spread > SPREAD_Z else peak
+            where = "output (softmax_ce)"
+            places.append(Stress(where, magnitude, True, None, loss.unstable, loss.stable))
+    elif loss.unstable:
+        rising = float(np.max(output, initial=0.0))
+        factor = math.exp(min(loss.growth * rising, MAX_EXPONENT)) if loss.growth else None
+        saturated = peak > SATURATED_Z
+        if saturated or (factor is not None and factor > AMPLIFIED):
+            where = f"output ({arch.loss})"
+            places.append(Stress(where, peak, saturated, factor, loss.unstable, loss.stable))
     return places
 
 
 def _tame_enough(case: Case) -> bool:
     z = mirror.intermediates(case.arch, case.params, case.x, case.y)["z"]
-    within = all(float(np.max(np.abs(values), initial=0.0)) <= TAME_Z for values in z)
-    return within and not stress(case)
+    return all(float(np.max(np.abs(values), initial=0.0)) <= TAME_Z for values in z)
 
 
 def tamer(case: Case) -> Case | None:
     """``case`` with every parameter scaled by the largest 2^-k (k >= 1) that leaves every
-    |z| <= :data:`TAME_Z` and no unit stressed, or None when no such k <= :data:`MAX_HALVINGS`
-    is found (the inputs alone saturate a unit)."""
+    |z| <= :data:`TAME_Z`, or None when no such k <= :data:`MAX_HALVINGS` is found (the
+    inputs alone saturate a unit)."""
     for k in range(1, MAX_HALVINGS + 1):
         scale = 2.0**-k
         params = {name: value * scale for name, value in case.params.items()}
@@ -190,14 +189,15 @@ def digits_lost(finding: Finding) -> float | None:
 
 
 def within_bound(finding: Finding, factor: float) -> bool:
-    """True when the worst entry of ``finding`` is within ``factor`` times the check's own
-    rounding allowance: |impl - ref| <= factor·(atol + tolerance·|ref|), every number
-    finite."""
+    """True when the worst entry of ``finding`` is within the check's own allowance with its
+    relative part amplified by ``factor``: |impl - ref| <= atol + factor·tolerance·|ref|,
+    every number finite. (The absolute part, atol, already covers rounding against terms
+    of size 1; only the relative rounding of δ is amplified.)"""
     numbers = (finding.abs_error, finding.tolerance, finding.atol, finding.ref_value)
     if not all(isinstance(n, float) and math.isfinite(n) for n in numbers):
         return False
-    allowance = finding.atol + finding.tolerance * abs(finding.ref_value)  # type: ignore[operator]
-    return finding.abs_error <= factor * allowance  # type: ignore[operator]
+    relative = finding.tolerance * abs(finding.ref_value)  # type: ignore[operator]
+    return finding.abs_error <= finding.atol + factor * relative  # type: ignore[operator]
 
 
 Rerun = Callable[[Case], Sequence[Finding]]
@@ -214,7 +214,7 @@ def judge(findings: list[Finding], case: Case, rerun: Rerun) -> list[Finding]:
     if not places:
         return findings
     saturated = any(place.saturated for place in places)
-    factor = max(place.amplification for place in places)
+    factor = max(place.amplification or 1.0 for place in places)
     if not saturated and not all(within_bound(f, factor) for f in failing):
         return findings
     tame = tamer(case)
@@ -223,11 +223,13 @@ def judge(findings: list[Finding], case: Case, rerun: Rerun) -> list[Finding]:
     scale = tame.meta["tamed_by"]
     evidence = (
         f"the same architecture and batch with every parameter × {scale:g} (every |z| <= "
-        f"{TAME_Z:g}, no unit amplifying rounding by more than {AMPLIFIED:g}×) passes this "
-        "check: the formula is right, float64 is not enough here"
+        f"{TAME_Z:g}) passes this check: the formula is right, float64 is not enough here"
     )
     if not saturated:
-        evidence += f", and the discrepancy is within {factor:.2g}× the check's rounding allowance"
+        evidence += (
+            f", and the discrepancy is within the check's allowance with its relative part "
+            f"× {factor:.2g}"
+        )
     for finding in failing:
         finding.verdict = "imprecise"
         finding.reason = (
