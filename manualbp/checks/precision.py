@@ -79,11 +79,11 @@ NUMERIC_FAULTS = (
 
 @dataclass(frozen=True)
 class Stress:
-    """One place where float64 is stretched: ``where`` (layer or output), the largest |z|
-    (or logit spread) there, whether it is saturated (the formula may lose every digit or
-    overflow), how much the unstable formula amplifies the relative rounding of δ there
-    (None where the loss is absolute, see :class:`manualbp.facts.LossFacts`), and the
-    unstable formula and its stable form."""
+    """One place where float64 is stretched: ``where`` (layer or output), the largest
+    ``measure`` there (|z|, or a softmax's logit spread), whether it is saturated (the
+    formula may lose every digit or overflow), how much the unstable formula amplifies the
+    relative rounding of δ there (None where the loss is absolute, see
+    :class:`manualbp.facts.LossFacts`), and the unstable formula and its stable form."""
 
     where: str
     magnitude: float
@@ -91,23 +91,22 @@ class Stress:
     amplification: float | None
     unstable: str
     stable: str
+    measure: str = "|z|"
 
     def sentence(self) -> str:
-        size = "logit spread" if self.where == "output (softmax_ce)" else "|z|"
         amplified = (
             f", relative rounding amplified up to {self.amplification:.2g}×"
             if self.amplification is not None
             else ""
         )
-        return (
-            f"{self.where} ({size} up to {self.magnitude:.3g}{amplified}): {self.unstable}; "
-            f"stable form: {self.stable}"
-        )
+        size = f"{self.measure} up to {self.magnitude:.3g}{amplified}"
+        return f"{self.where} ({size}): {self.unstable}; stable form: {self.stable}"
 
     def as_json(self) -> dict[str, object]:
         return {
             "where": self.where,
             "magnitude": self.magnitude,
+            "measure": self.measure,
             "saturated": self.saturated,
             "amplification": self.amplification,
             "unstable": self.unstable,
@@ -135,9 +134,9 @@ def stress(case: Case) -> list[Stress]:
     if arch.loss == "softmax_ce":
         spread = float(np.max(np.ptp(output, axis=1), initial=0.0))
         if spread > SPREAD_Z or peak > OVERFLOW_Z:
-            magnitude = spread if spread > SPREAD_Z else peak
+            measure, magnitude = ("logit spread", spread) if spread > SPREAD_Z else ("|z|", peak)
             where = "output (softmax_ce)"
-            places.append(Stress(where, magnitude, True, None, loss.unstable, loss.stable))
+            places.append(Stress(where, magnitude, True, None, loss.unstable, loss.stable, measure))
     elif loss.unstable:
         rising = float(np.max(output, initial=0.0))
         factor = math.exp(min(loss.growth * rising, MAX_EXPONENT)) if loss.growth else None

@@ -60,7 +60,9 @@ def test_an_unshifted_softmax_over_one_class_that_overflows_is_imprecise_not_wro
     assert report.ok and "fail" not in verdicts(report, "fd")
     imprecise = [f for f in report.findings if f.verdict == "imprecise"]
     assert imprecise and imprecise[0].quantity == "loss()"
-    assert imprecise[0].detail["precision"]["places"][-1]["where"] == "output (softmax_ce)"
+    place = imprecise[0].detail["precision"]["places"][-1]
+    assert place["where"] == "output (softmax_ce)" and place["measure"] == "|z|"
+    assert "output (softmax_ce) (|z| up to 1.48e+03)" in imprecise[0].reason  # no spread
 
 
 def test_a_shared_bias_moving_relu_units_across_their_kinks_is_inconclusive_not_wrong(
