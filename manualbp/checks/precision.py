@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -103,15 +103,7 @@ class Stress:
         return f"{self.where} ({size}): {self.unstable}; stable form: {self.stable}"
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "where": self.where,
-            "magnitude": self.magnitude,
-            "measure": self.measure,
-            "saturated": self.saturated,
-            "amplification": self.amplification,
-            "unstable": self.unstable,
-            "stable": self.stable,
-        }
+        return asdict(self)
 
 
 def stress(case: Case) -> list[Stress]:
